@@ -1,0 +1,1 @@
+"""medaid registry service: households, persons and their poverty / assistance status over time (动态管理)."""

@@ -1,0 +1,1 @@
+"""medaid shared package: cross-cutting code only."""
