@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 
+T = TypeVar("T")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 _CANDIDATES = (
     [os.environ["MEDAID_TEST_PG"]]
@@ -28,6 +31,26 @@ _CANDIDATES = (
 )
 
 
+def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion on a private loop in a thread, so fixtures can do admin
+    work whether or not the test's event loop is running."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro_fn()))
+        except BaseException as exc:
+            error.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
 def _probe(dsn: str) -> bool:
     async def go() -> bool:
         try:
@@ -37,7 +60,7 @@ def _probe(dsn: str) -> bool:
         await conn.close()
         return True
 
-    return asyncio.run(go())
+    return _run(go)
 
 
 _admin_dsn: str | None | bool = False  # False = not probed yet
@@ -77,7 +100,7 @@ def _admin(dsn: str, sql: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(go())
+    _run(go)
 
 
 def _with_database(dsn: str, name: str) -> str:

@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_JSON, PayloadTooLarge
+from shared.errors import PROBLEM_JSON
 
 
 class BodySizeLimitMiddleware:
@@ -32,27 +32,33 @@ class BodySizeLimitMiddleware:
                     return
         received = 0
         started = False
+        rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+                    # Answer now and make the app see a disconnected client; whatever it
+                    # sends afterwards is dropped.
+                    rejected = True
+                    if not started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send)
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(
@@ -75,7 +81,3 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(PayloadTooLarge):
-    """Raised from ``receive``; inside the app the problem handler renders it as a 413."""

@@ -1,0 +1,57 @@
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.idnumber import check_character, mask_id_number, validate_id_number
+
+# A published GB 11643 example: 11010519491231002X.
+KNOWN_VALID = "11010519491231002X"
+
+
+def make_id(area: str, born: date, seq: int) -> str:
+    first17 = f"{area}{born:%Y%m%d}{seq:03d}"
+    return first17 + check_character(first17)
+
+
+def test_known_valid_number() -> None:
+    assert validate_id_number(KNOWN_VALID) == KNOWN_VALID
+    assert validate_id_number(KNOWN_VALID.lower()) == KNOWN_VALID
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("11010519491231002", "18 characters"),
+        ("11010519491231002XX", "18 characters"),
+        ("1101051949123100AX", "17 digits"),
+        ("110105194913310028", "birth date"),  # month 13
+        ("110105187001010011", "birth date"),  # before 1880
+        ("110105194912310021", "check digit"),
+    ],
+)
+def test_invalid_numbers(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_id_number(value)
+
+
+@given(
+    area=st.from_regex(r"\A[1-6]\d{5}\Z"),
+    born=st.dates(min_value=date(1900, 1, 1), max_value=date(2020, 12, 31)),
+    seq=st.integers(0, 999),
+    wrong=st.sampled_from("0123456789X"),
+)
+def test_generated_numbers_pass_and_a_changed_check_digit_fails(
+    area: str, born: date, seq: int, wrong: str
+) -> None:
+    number = make_id(area, born, seq)
+    assert validate_id_number(number) == number
+    if wrong != number[-1]:
+        with pytest.raises(ValueError, match="check digit"):
+            validate_id_number(number[:-1] + wrong)
+
+
+def test_mask_shows_first_six_and_last_four() -> None:
+    assert mask_id_number("370305199001011234") == "370305********1234"
+    assert mask_id_number("12345") == "*****"

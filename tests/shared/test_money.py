@@ -1,0 +1,70 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from shared.money import Money, fen, money_str, parse_money
+
+
+class Body(BaseModel):
+    amount: Money
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12.30", Decimal("12.30")),
+        ("12.3", Decimal("12.30")),
+        (12, Decimal("12.00")),
+        (12.3, Decimal("12.30")),
+        (0.1, Decimal("0.10")),
+        ("0", Decimal("0.00")),
+        ("1.500", Decimal("1.50")),  # trailing zeros are not a third decimal
+    ],
+)
+def test_parse_money_accepts_numbers_and_strings(raw: object, expected: Decimal) -> None:
+    assert Body(amount=raw).amount == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("1.234", "at most two decimals"),
+        (1.234, "at most two decimals"),
+        ("-1", "negative"),
+        ("NaN", "finite"),
+        ("Infinity", "finite"),
+        ("abc", "money amount"),
+        (True, "money amount"),
+        ("", "money amount"),
+        ("1e15", "too large"),
+    ],
+)
+def test_parse_money_refuses(raw: object, message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Body(amount=raw)  # type: ignore[arg-type]
+    assert message in str(info.value)
+
+
+def test_money_serialises_as_two_decimal_string() -> None:
+    assert Body(amount=Decimal("5")).model_dump(mode="json") == {"amount": "5.00"}
+    assert Body(amount=Decimal("5")).model_dump() == {"amount": Decimal("5.00")}
+
+
+def test_fen_rounds_half_up() -> None:
+    assert fen(Decimal("0.005")) == Decimal("0.01")
+    assert fen(Decimal("0.0049")) == Decimal("0.00")
+    assert fen(Decimal("2.675")) == Decimal("2.68")
+    assert money_str(Decimal("-0.005")) == "-0.01"
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=2))
+def test_parse_round_trips_every_two_decimal_amount(value: Decimal) -> None:
+    assert parse_money(money_str(value)) == value
+    assert parse_money(str(value)) == value
+
+
+def test_negative_allowed_when_asked() -> None:
+    assert parse_money("-3.10", allow_negative=True) == Decimal("-3.10")
