@@ -1,0 +1,60 @@
+"""The settlement engine (结算引擎): pure computation of a bill across the funds of a policy.
+
+No database, HTTP or clock: (policy, hospital level, visit type, aid class, fee items, the
+person's running totals for the year) → (bill, changes to the running totals).
+
+The person's running totals for the calendar year (年度累计) are a flat ``str → Decimal`` map;
+a missing key is zero. The engine defines the keys (``<code>`` is the fund code from the
+policy file):
+
+- ``<basic>.inpatient``, ``<basic>.outpatient`` — basic fund paid this year, per visit type
+  (``390100.inpatient``, ``390100.outpatient``);
+- ``<critical_illness>.base`` — critical-illness base: in-scope amount left after the tiers
+  before it, summed over the year's inpatient bills (``390200.base``);
+  ``<critical_illness>`` — critical-illness fund paid this year (``390200``);
+- ``<medical_assistance>`` — medical assistance paid this year (``610100``);
+- ``<bottom_line>.cash_base`` — in-scope amount left on the patient before the bottom-line
+  tier, summed over the year (``640100.cash_base``); ``<bottom_line>`` — paid (``640100``);
+- ``temporary_assistance`` — temporary-assistance grants paid on bills this year.
+
+A bill's ``deltas`` add to these keys (only non-zero entries); ``apply_deltas`` moves the map
+on settle (+1) and back on revoke (−1). The service stores the map per person-year unchanged.
+"""
+
+from .compute import TEMPORARY_ASSISTANCE_KEY, apply_deltas, compute, remaining_limits
+from .errors import BillInputError, EngineError, NoPolicyInForce, PolicyError
+from .policy import Policy, PolicySet, default_policy_dir, load_policy, load_policy_file
+from .types import (
+    AidClass,
+    Bill,
+    Category,
+    FeeItem,
+    FundDetail,
+    FundLimit,
+    SetlinfoField,
+    VisitType,
+)
+
+__all__ = [
+    "TEMPORARY_ASSISTANCE_KEY",
+    "AidClass",
+    "Bill",
+    "BillInputError",
+    "Category",
+    "EngineError",
+    "FeeItem",
+    "FundDetail",
+    "FundLimit",
+    "NoPolicyInForce",
+    "Policy",
+    "PolicyError",
+    "PolicySet",
+    "SetlinfoField",
+    "VisitType",
+    "apply_deltas",
+    "compute",
+    "default_policy_dir",
+    "load_policy",
+    "load_policy_file",
+    "remaining_limits",
+]

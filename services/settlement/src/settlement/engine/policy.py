@@ -1,0 +1,217 @@
+"""Settlement policies: versioned TOML files, validated on load, chosen by date."""
+
+from __future__ import annotations
+
+import bisect
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import cast
+
+from .errors import NoPolicyInForce, PolicyError
+from .funds import FUND_KINDS, Fund
+from .reader import Checker, Table
+from .types import VISIT_TYPES, AidClass
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    """A parsed, validated policy. ``funds`` is the waterfall in file order."""
+
+    version: str
+    effective_from: date
+    hospital_levels: tuple[int, ...]
+    b_self_pay_ratio: Decimal
+    category_classes: Mapping[str, AidClass]
+    deposit_free_classes: frozenset[str]
+    temporary_assistance_code: str
+    temporary_assistance_name: str
+    funds: tuple[Fund, ...]
+    source: str = "<policy>"
+    funds_by_visit: Mapping[str, tuple[Fund, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_visit = {v: tuple(f for f in self.funds if v in f.visit_types) for v in VISIT_TYPES}
+        object.__setattr__(self, "funds_by_visit", by_visit)
+
+    def aid_class_for(self, categories: Iterable[str]) -> AidClass:
+        """The aid class of a person holding these registry categories (``key`` wins)."""
+        best: AidClass = "none"
+        for category in categories:
+            aid_class = self.category_classes.get(category)
+            if aid_class == "key":
+                return "key"
+            if aid_class == "assisted":
+                best = "assisted"
+        return best
+
+    def totals_keys(self) -> tuple[str, ...]:
+        """Every running-total key the policy's tiers use (plus ``temporary_assistance``)."""
+        keys = [k for fund in self.funds for k in fund.totals_keys()]
+        return (*keys, "temporary_assistance")
+
+
+def _parse(data: Mapping[str, object], source: str) -> Policy:
+    top = Table(data, "", source)
+    check = Checker(source)
+    version = top.string("version")
+    top.raw("description", "")
+    raw_date = top.raw("effective_from")
+    if isinstance(raw_date, str):
+        try:
+            raw_date = date.fromisoformat(raw_date)
+        except ValueError:
+            raise top.error("effective_from", "must be a date (YYYY-MM-DD)") from None
+    if not isinstance(raw_date, date) or hasattr(raw_date, "hour"):
+        raise top.error("effective_from", "must be a date (YYYY-MM-DD)")
+    effective_from = raw_date
+
+    levels_value = top.raw("hospital_levels")
+    if (
+        not isinstance(levels_value, list)
+        or not levels_value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in levels_value)
+        or len(set(levels_value)) != len(levels_value)
+    ):
+        raise top.error("hospital_levels", "must be a non-empty list of distinct positive integers")
+    levels = tuple(cast(list[int], levels_value))
+
+    classes = top.table("aid_classes")
+    category_classes: dict[str, AidClass] = {}
+    for aid_class in ("key", "assisted"):
+        for category in classes.string_list(aid_class, []):
+            if category in category_classes:
+                raise classes.error(
+                    aid_class, f"category {category!r} is already in {category_classes[category]}"
+                )
+            category_classes[category] = aid_class
+    classes.finish()
+
+    deposit_free = top.string_list("deposit_free_classes", [])
+    for aid_class in deposit_free:
+        if aid_class not in ("key", "assisted", "none"):
+            raise top.error("deposit_free_classes", f"unknown aid class {aid_class!r}")
+
+    scope = top.table("scope")
+    b_ratio = check.ratio(scope.raw("b_self_pay_ratio"), scope.key("b_self_pay_ratio"))
+    scope.finish()
+
+    assistance = top.table("temporary_assistance")
+    ta_code = assistance.string("code")
+    ta_name = assistance.string("name")
+    assistance.finish()
+
+    funds_value = top.raw("funds")
+    if not isinstance(funds_value, list) or not funds_value:
+        raise top.error("funds", "must be a non-empty array of tables ([[funds]])")
+    funds: list[Fund] = []
+    # Fund codes name running totals, so they must be distinct (and not the key reserved for
+    # temporary assistance).
+    codes = {ta_code: "temporary_assistance.code", "temporary_assistance": "the engine"}
+    for i, fund_value in enumerate(funds_value):
+        table = Table(fund_value, f"funds[{i}]", source)
+        kind = table.string("kind")
+        make = FUND_KINDS.get(kind)
+        if make is None:
+            raise table.error("kind", f"unknown fund kind {kind!r} ({', '.join(FUND_KINDS)})")
+        fund = make(table, check, levels)
+        table.finish()
+        if fund.code in codes:
+            raise table.error("code", f"{fund.code!r} is already used by {codes[fund.code]}")
+        codes[fund.code] = table.key("code")
+        funds.append(fund)
+    top.finish()
+
+    return Policy(
+        version=version,
+        effective_from=effective_from,
+        hospital_levels=levels,
+        b_self_pay_ratio=b_ratio,
+        category_classes=category_classes,
+        deposit_free_classes=frozenset(deposit_free),
+        temporary_assistance_code=ta_code,
+        temporary_assistance_name=ta_name,
+        funds=tuple(funds),
+        source=source,
+    )
+
+
+def load_policy(text: str, *, source: str = "<policy>") -> Policy:
+    """Parse and validate a policy from TOML text. Numbers are read as Decimal, never float.
+
+    Raises ``PolicyError`` naming the file and the offending key."""
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"not valid TOML: {exc}", source=source) from None
+    return _parse(data, source)
+
+
+def load_policy_file(path: Path) -> Policy:
+    """Load one policy file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read: {exc}", source=str(path)) from None
+    return load_policy(text, source=path.name)
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every policy of a deployment, oldest first; picks the one in force on a date."""
+
+    policies: tuple[Policy, ...]
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.policies, key=lambda p: p.effective_from))
+        seen_versions: dict[str, str] = {}
+        seen_dates: dict[date, str] = {}
+        for policy in ordered:
+            if policy.version in seen_versions:
+                raise PolicyError(
+                    f"version {policy.version!r} is also defined in "
+                    f"{seen_versions[policy.version]}",
+                    key="version",
+                    source=policy.source,
+                )
+            if policy.effective_from in seen_dates:
+                raise PolicyError(
+                    f"{policy.effective_from} is also the effective_from of "
+                    f"{seen_dates[policy.effective_from]}",
+                    key="effective_from",
+                    source=policy.source,
+                )
+            seen_versions[policy.version] = policy.source
+            seen_dates[policy.effective_from] = policy.source
+        object.__setattr__(self, "policies", ordered)
+
+    @classmethod
+    def from_dir(cls, path: Path) -> PolicySet:
+        """Load every ``*.toml`` in a folder; any bad file, or two files with the same version
+        or start date, raises ``PolicyError``. An empty folder is an error too."""
+        files = sorted(path.glob("*.toml"))
+        if not files:
+            raise PolicyError("no policy files (*.toml) found", source=str(path))
+        return cls(tuple(load_policy_file(f) for f in files))
+
+    def for_date(self, d: date) -> Policy:
+        """The newest policy whose ``effective_from`` is on or before ``d``."""
+        index = bisect.bisect_right([p.effective_from for p in self.policies], d)
+        if index == 0:
+            raise NoPolicyInForce(f"no settlement policy is in force on {d.isoformat()}")
+        return self.policies[index - 1]
+
+    def by_version(self, version: str) -> Policy:
+        """The policy with this version (e.g. to revoke a bill under the policy it used)."""
+        for policy in self.policies:
+            if policy.version == version:
+                return policy
+        raise NoPolicyInForce(f"no settlement policy has version {version!r}")
+
+
+def default_policy_dir() -> Path:
+    """The sample policies shipped with the package (``settlement/policies``)."""
+    return Path(__file__).resolve().parent.parent / "policies"
