@@ -1,1 +1,2 @@
-"""medaid registry service: households, persons and their poverty / assistance status over time (动态管理)."""
+"""medaid registry service: households, persons and their poverty / assistance status over
+time (动态管理)."""

@@ -1,0 +1,166 @@
+"""Registry bulk import: a generated 100,000-row CSV into fresh PostgreSQL and SQLite databases.
+
+Each import goes through the API in process (``POST /v1/imports``: parsing, validation,
+registry checks, bulk writes, one transaction); then the same file again, which must change
+nothing. Prints rows/s per backend, PostgreSQL first.
+
+    python bench/registry_import.py [--rows 100000] [--backend both|postgres|sqlite]
+
+PostgreSQL: ``MEDAID_BENCH_DATABASE_URL`` (an empty database) if set, else a database created
+for the run on ``MEDAID_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
+and dropped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from registry.app import create_app
+from registry.config import Settings
+from registry.database import migrate
+from registry.imports.csvfile import HEADER_LINE
+from shared.idnumber import check_character
+
+HOUSEHOLD_CATEGORIES = ("registered_poor", "dibao", "low_income")
+PERSON_CATEGORIES = ("destitute", "illness_poverty", "poor_disabled")
+RELATIONS = ("户主", "配偶", "子女", "子女", "父母", "孙子女")
+NAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+
+
+def generate(rows: int, seed: int = 20261128) -> tuple[bytes, dict[str, int]]:
+    """A realistic file: households of 1-5 members, most with a household-level category
+    repeated on each member's row, some members with their own category on an extra row,
+    some periods already ended, some members without any status."""
+    rng = random.Random(seed)
+    lines = [HEADER_LINE]
+    households = serial = 0
+    while len(lines) <= rows:
+        households += 1
+        code = f"H{households:08d}"
+        region = f"3703{rng.randint(1, 6):02d}"
+        category = rng.choice((*HOUSEHOLD_CATEGORIES, "", ""))
+        start = date(2016, 1, 1) + timedelta(days=rng.randint(0, 2500))
+        end = start + timedelta(days=rng.randint(200, 2000)) if rng.random() < 0.2 else None
+        for member in range(rng.choice((1, 2, 3, 3, 4, 5))):
+            serial += 1
+            born = date(1940, 1, 1) + timedelta(days=serial % 25000)
+            first17 = f"{region}{born:%Y%m%d}{serial // 25000 % 1000:03d}"
+            number = first17 + check_character(first17)
+            name = rng.choice(NAMES) + rng.choice(NAMES)
+            relation = RELATIONS[min(member, len(RELATIONS) - 1)]
+            base = f"{code},{region},{number},{name},{relation}"
+            span = f"{start},{end or ''}" if category else ","
+            lines.append(f"{base},{category},{span}")
+            if rng.random() < 0.15:
+                own = rng.choice(PERSON_CATEGORIES)
+                own_start = start + timedelta(days=rng.randint(0, 400))
+                lines.append(f"{base},{own},{own_start},")
+    del lines[rows + 1 :]
+    cells = [line.split(",", 3) for line in lines[1:]]
+    counts = {"households": len({c[0] for c in cells}), "persons": len({c[2] for c in cells})}
+    return ("\n".join(lines) + "\n").encode(), counts
+
+
+async def _import(url: str, data: bytes) -> list[tuple[float, dict[str, object]]]:
+    admin = secrets.token_urlsafe(24)
+    settings = Settings(
+        env="test",
+        database_url=url,
+        admin_token=admin,
+        read_tokens=secrets.token_urlsafe(24),
+        max_import_bytes=256 * 1024 * 1024,
+    )
+    app = create_app(settings)
+    timings = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://registry", timeout=600
+        ) as client:
+            for _ in range(2):
+                started = time.perf_counter()
+                response = await client.post(
+                    "/v1/imports",
+                    content=data,
+                    headers={"Authorization": f"Bearer {admin}", "Content-Type": "text/csv"},
+                )
+                elapsed = time.perf_counter() - started
+                if response.status_code != 200:
+                    raise SystemExit(f"import failed: {response.status_code} {response.text[:500]}")
+                timings.append((elapsed, response.json()))
+    return timings
+
+
+def _admin_dsn() -> str:
+    return os.environ.get("MEDAID_TEST_PG") or "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(_admin_dsn())
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def bench(backend: str, data: bytes, rows: int) -> None:
+    created: str | None = None
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if backend == "postgres":
+        url = os.environ.get("MEDAID_BENCH_DATABASE_URL", "")
+        if not url.startswith("postgres"):
+            created = f"medaid_bench_import_{uuid.uuid4().hex[:8]}"
+            asyncio.run(_admin(f'CREATE DATABASE "{created}"'))
+            url = _admin_dsn().rpartition("/")[0] + f"/{created}"
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="medaid-bench-")
+        url = f"sqlite:///{Path(tmp.name) / 'registry.db'}"
+    try:
+        migrate(url)
+        (first, result), (again, second) = asyncio.run(_import(url, data))
+        assert second["changed"] is False, second
+        periods = result["periods"]
+        assert isinstance(periods, dict)
+        print(
+            f"{backend:>8}: {rows:,} rows in {first:.2f} s = {rows / first:,.0f} rows/s "
+            f"({periods['created']:,} status periods created); "
+            f"same file again {again:.2f} s = {rows / again:,.0f} rows/s (nothing changed)",
+            flush=True,
+        )
+    finally:
+        if created:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("both", "postgres", "sqlite"), default="both")
+    args = parser.parse_args()
+    data, counts = generate(args.rows)
+    print(
+        f"registry import: {args.rows:,} rows, {counts['households']:,} households, "
+        f"{counts['persons']:,} persons, {len(data) / 1e6:.1f} MB",
+        flush=True,
+    )
+    backends = ("postgres", "sqlite") if args.backend == "both" else (args.backend,)
+    for backend in backends:
+        bench(backend, data, args.rows)
+
+
+if __name__ == "__main__":
+    main()

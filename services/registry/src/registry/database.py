@@ -1,0 +1,86 @@
+"""The registry database: table base class, column types, migrations and write serialisation."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import DateTime, Table, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from shared.db import new_metadata, run_migrations, session_scope
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class Base(SQLModel, registry=registry(metadata=new_metadata())):
+    """Base of the registry's tables (its own MetaData, never mixed with the settlement's)."""
+
+
+metadata = Base.metadata
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core ``Table`` of a SQLModel table class, for set-based statements."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both backends (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite without type detection
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+transaction = asynccontextmanager(session_scope)
+"""``async with transaction(sessionmaker) as session``: commit at the end, roll back on error."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Alembic upgrade of the registry's history (``medaid-registry migrate``, tests, dev)."""
+    run_migrations(MIGRATIONS, url, revision)
+
+
+async def serialize_writes(session: AsyncSession) -> None:
+    """Take the registry's write lock for the rest of the transaction.
+
+    Every write (import, status added, status ended) starts here, so its reads and checks see
+    the latest committed state and no other write can slip in before it commits: on
+    PostgreSQL the single ``registry_lock`` row is locked until commit; on SQLite the update
+    takes the database's write lock (waiting up to the busy timeout).
+    """
+    await session.execute(text("UPDATE registry_lock SET id = id WHERE id = 1"))
+
+
+class RegistryLock(Base, table=True):
+    """One row (id 1), locked by every write transaction; see :func:`serialize_writes`."""
+
+    __tablename__ = "registry_lock"
+
+    id: int = Field(primary_key=True)
