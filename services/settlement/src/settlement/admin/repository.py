@@ -1,0 +1,77 @@
+"""Admin page queries: bill search across hospitals and one bill of any hospital."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from settlement.database import AnyRow, table_of
+from settlement.hospitals.models import Hospital
+from settlement.settlements.models import BillRow
+
+bills = table_of(BillRow)
+hospitals = table_of(Hospital)
+
+_MASKED = re.compile(r"^(\d{6})\*{1,12}(\d{3}[\dX])$")
+_FULL_ID = re.compile(r"^\d{17}[\dX]$")
+_REGION = re.compile(r"^\d{6}$")
+_LAST_FOUR = re.compile(r"^\d{3}[\dX]$")
+MAX_QUERY = 64
+
+
+def search_conditions(query: str) -> list[ColumnElement[bool]]:
+    """What a search box entry can mean: a ``setl_id`` (or its beginning), a ``visit_id``, or
+    the visible part of a masked ID number: ``370305********1234``, the first six characters
+    (the region) or the last four."""
+    q = query.strip()
+    conditions: list[ColumnElement[bool]] = [bills.c.setl_id == q, bills.c.visit_id == q]
+    if len(q) >= 6:
+        conditions.append(bills.c.setl_id.startswith(q, autoescape=True))
+    upper = q.upper()
+    masked = _MASKED.match(upper)
+    if masked:
+        head, tail = masked.groups()
+        conditions.append(bills.c.id_number.like(f"{head}{'_' * 8}{tail}"))
+    elif _FULL_ID.match(upper):
+        conditions.append(bills.c.id_number == upper)
+    elif _REGION.match(upper):
+        conditions.append(bills.c.id_number.startswith(upper))
+    elif _LAST_FOUR.match(upper):
+        conditions.append(bills.c.id_number.endswith(upper))
+    return conditions
+
+
+async def search_bills(conn: AsyncConnection, query: str, limit: int = 50) -> Sequence[AnyRow]:
+    q = query.strip()
+    if not q or len(q) > MAX_QUERY:
+        return []
+    stmt = (
+        select(
+            bills.c.setl_id,
+            bills.c.visit_id,
+            bills.c.visit_type,
+            bills.c.id_number,
+            bills.c.patient_name,
+            bills.c.status,
+            bills.c.setl_date,
+            bills.c.aid_class,
+            bills.c.medfee_sumamt,
+            bills.c.fund_pay_sumamt,
+            bills.c.psn_cash_pay,
+            hospitals.c.code.label("hospital_code"),
+            hospitals.c.name.label("hospital_name"),
+        )
+        .join(hospitals, hospitals.c.id == bills.c.hospital_id)
+        .where(or_(*search_conditions(q)))
+        .order_by(bills.c.setl_time.desc())
+        .limit(limit)
+    )
+    return (await conn.execute(stmt)).all()
+
+
+async def bill_any_hospital(conn: AsyncConnection, setl_id: str) -> AnyRow | None:
+    stmt = select(bills).where(and_(bills.c.setl_id == setl_id))
+    return (await conn.execute(stmt)).first()

@@ -1,0 +1,233 @@
+"""``/admin``: the administrator's page (server-rendered HTML, no script, no external URL).
+
+Sign-in: ``GET /admin/login`` shows a form that posts the admin token to ``POST /admin/login``;
+the token is compared in constant time and a signed session cookie is set (HttpOnly,
+SameSite=Strict, path ``/admin``, Secure over HTTPS). ``Authorization: Bearer <admin token>``
+works too (scripts). Without either, every ``/admin`` page redirects to the sign-in form.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import ClientDisconnect
+
+from settlement.admin import repository, service
+from settlement.deps import ContextDep
+from settlement.hospitals.repository import by_id as hospital_by_id
+from settlement.receipts.service import render_receipt
+from settlement.reports.schemas import GROUP_BYS
+from settlement.reports.service import fund_report, report_csv
+from settlement.settlements import repository as bills_repository
+from settlement.settlements.service import bill_from_row, local_today
+from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
+from shared.idnumber import mask_id_number
+from shared.money import money_str
+from shared.security import bearer_token, secrets_equal
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+LOGIN_PATH = "/admin/login"
+DEFAULT_DAYS = 30
+MAX_FORM_BYTES = 4096
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = lambda v: money_str(v if isinstance(v, Decimal) else Decimal(v))
+    env.filters["mask"] = mask_id_number
+    return env
+
+
+def _html(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = _templates().get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def _signed_in(request: Request, admin_token: str | None) -> bool:
+    if not admin_token:
+        return False
+    if service.valid_session(request.cookies.get(service.COOKIE_NAME), admin_token):
+        return True
+    given = bearer_token(request.headers.get("authorization"))
+    return given is not None and secrets_equal(given, admin_token)
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse(LOGIN_PATH, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _login_page(error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    return _html(
+        "login.html",
+        status_code,
+        error=error,
+        hours=service.SESSION_SECONDS // 3600,
+    )
+
+
+async def _read_form(request: Request) -> bytes:
+    """The (small) form body; anything longer is refused as it streams in."""
+    body = b""
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise PayloadTooLarge(f"The form is larger than {MAX_FORM_BYTES} bytes.")
+    except ClientDisconnect:
+        raise BadRequest("The client went away before the form was complete.") from None
+    return body
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, ctx: ContextDep) -> Response:
+    if _signed_in(request, ctx.settings.admin_token):
+        return RedirectResponse("/admin", status_code=303)
+    return _login_page()
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, ctx: ContextDep) -> Response:
+    body = await _read_form(request)
+    try:
+        form = parse_qs(body.decode("utf-8"), max_num_fields=5)
+    except (UnicodeDecodeError, ValueError):
+        form = {}
+    token = (form.get("token") or [""])[0].strip()
+    admin_token = ctx.settings.admin_token
+    if not token or not admin_token or not secrets_equal(token, admin_token):
+        return _login_page("That is not the admin token.", 401)
+    response = RedirectResponse("/admin", status_code=303, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        service.COOKIE_NAME,
+        service.new_session(admin_token),
+        max_age=service.SESSION_SECONDS,
+        path=service.COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, ctx: ContextDep) -> Response:
+    await _read_form(request)  # the form sends nothing; a body is read (and bounded) anyway
+    response = _to_login()
+    response.delete_cookie(
+        service.COOKIE_NAME,
+        path=service.COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _period(ctx: Any, begin: str | None, end: str | None) -> tuple[date, date, str | None]:
+    """The page's period (default: the last 30 days); a bad entry falls back with a note."""
+    today = local_today(ctx.settings.local_tz)
+    try:
+        last = date.fromisoformat(end) if end else today
+        first = date.fromisoformat(begin) if begin else last - timedelta(days=DEFAULT_DAYS - 1)
+    except ValueError:
+        return today - timedelta(days=DEFAULT_DAYS - 1), today, "Dates are written YYYY-MM-DD."
+    if first > last or (last - first).days >= 1096:
+        return today - timedelta(days=DEFAULT_DAYS - 1), today, "That period is not valid."
+    return first, last, None
+
+
+@router.get("", response_class=HTMLResponse)
+async def admin_page(
+    request: Request,
+    ctx: ContextDep,
+    begin: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+    q: str = "",
+) -> Response:
+    if not _signed_in(request, ctx.settings.admin_token):
+        return _to_login()
+    first, last, note = _period(ctx, begin, end)
+    query = q.strip()[: repository.MAX_QUERY]
+    data = await service.dashboard(ctx.db, first, last, query)
+    tz = ctx.settings.local_tz
+
+    def local_time(moment: datetime) -> str:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    return _html(
+        "dashboard.html",
+        d=data,
+        note=note,
+        local_time=local_time,
+        now=local_time(datetime.now(UTC)),
+    )
+
+
+@router.get("/bills/{setl_id}/receipt", response_class=HTMLResponse)
+async def admin_receipt(setl_id: str, request: Request, ctx: ContextDep) -> Response:
+    """Any hospital's bill, printed with the settlement service's receipt."""
+    if not _signed_in(request, ctx.settings.admin_token):
+        return _to_login()
+    async with ctx.db.read() as conn:
+        row = await repository.bill_any_hospital(conn, setl_id[:64])
+        hospital = await hospital_by_id(conn, row.hospital_id) if row is not None else None
+        if row is None or hospital is None:
+            return _html("not_found.html", 404, setl_id=setl_id[:64])
+        funds = await bills_repository.funds_of(conn, [row.setl_id])
+    bill = bill_from_row(row, funds[row.setl_id], hospital.code)
+    html = render_receipt(bill, hospital, row.items, ctx.settings.local_tz)
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+
+@router.get("/reports/funds.csv")
+async def admin_report_csv(
+    request: Request,
+    ctx: ContextDep,
+    begin: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+    group_by: str | None = None,
+) -> Response:
+    """The fund report as CSV for the signed-in administrator (same as ``/v1/reports/funds``)."""
+    if not _signed_in(request, ctx.settings.admin_token):
+        return _to_login()
+    try:
+        first, last = date.fromisoformat(begin or ""), date.fromisoformat(end or "")
+    except ValueError:
+        raise Unprocessable.field("query.from", "dates are written YYYY-MM-DD") from None
+    if group_by not in GROUP_BYS:
+        raise Unprocessable.field("query.group_by", f"must be one of {', '.join(GROUP_BYS)}")
+    report = await fund_report(ctx.db, first, last, group_by)
+    filename = quote(f"funds-{group_by}-{first.isoformat()}-{last.isoformat()}.csv")
+    return Response(
+        report_csv(report).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,163 @@
+"""The settlement service's FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+
+from settlement.accumulators.router import router as accumulators_router
+from settlement.admin.router import router as admin_router
+from settlement.admissions.router import router as admissions_router
+from settlement.config import Settings
+from settlement.context import AppContext
+from settlement.database import Database, database_unavailable
+from settlement.engine import PolicySet, default_policy_dir
+from settlement.grants.router import router as grants_router
+from settlement.hospitals.router import router as hospitals_router
+from settlement.hospitals.service import HospitalAuth
+from settlement.reconciliation.router import router as reconciliation_router
+from settlement.registry_client import RegistryClient
+from settlement.reports.router import router as reports_router
+from settlement.settlements.router import router as settlements_router
+from settlement.simulation.router import router as simulation_router
+from shared.apidocs import install_local_docs
+from shared.errors import (
+    Problem,
+    ServiceUnavailable,
+    install_problem_handlers,
+    problem_response,
+)
+from shared.limits import BodySizeLimitMiddleware
+from shared.observability import (
+    install_observability,
+    observe_db_pool,
+    register_secrets,
+    run_checks,
+)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+DESCRIPTION = """\
+One-stop settlement (一站式结算) of a hospital bill across basic medical insurance,
+critical-illness insurance, medical assistance and further tiers, so a patient from a poor
+household pays only their own share at the counter (先诊疗后付费).
+
+**Authentication**: `Authorization: Bearer <key>` — a hospital's API key for the settlement
+endpoints, the admin token for `POST /v1/hospitals` and `POST /v1/grants`.
+
+**Bills** use the national healthcare-security interface's vocabulary: the `setlinfo` amounts
+(`medfee_sumamt`, `hifp_pay`, `hifmi_pay`, `maf_pay`, `oth_pay`, `fund_pay_sumamt`,
+`psn_cash_pay`, …) and `setldetail` rows (`fund_pay_type`, `fund_payamt`, …). Money is a string
+with two decimals in answers; requests may send JSON numbers or strings with at most two
+decimals.
+
+**Errors** are `application/problem+json`; a 422 lists each bad field in `errors`.
+"""
+
+
+# Exception too: the driver's own connection errors can surface unwrapped.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, SATimeoutError, OSError, Exception)
+log = logging.getLogger("settlement.app")
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database that cannot be reached (restart, dropped connection, exhausted pool) is a
+    503 with Retry-After; anything else is a bug (500, logged)."""
+    if database_unavailable(exc):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        problem: Problem = ServiceUnavailable(
+            "The database is unavailable; nothing was written. Retry later.", retry_after=2
+        )
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = Problem("An unexpected error occurred.")
+    return problem_response(problem, request)
+
+
+def load_policies(settings: Settings) -> PolicySet:
+    """Every policy file of the deployment; an invalid one raises ``PolicyError``."""
+    return PolicySet.from_dir(settings.policy_dir or default_policy_dir())
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The application. ``registry_transport`` replaces the network transport of the registry
+    client (tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        policies = load_policies(settings)  # a bad policy stops start-up
+        register_secrets(settings.admin_token, settings.registry_token)
+        db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
+        observe_db_pool(app, db.engine)
+        try:
+            async with httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                follow_redirects=False,
+                transport=registry_transport,
+            ) as http:
+                registry = RegistryClient(
+                    http,
+                    base_url=settings.registry_url,
+                    token=settings.registry_token,
+                    ttl_s=settings.eligibility_ttl_s,
+                    timeout_s=settings.registry_timeout_s,
+                    retry_after_s=settings.registry_retry_after_s,
+                )
+                app.state.ctx = AppContext(
+                    settings=settings,
+                    db=db,
+                    registry=registry,
+                    policies=policies,
+                    hospitals=HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s),
+                )
+                yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="medaid settlement",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, _database_error)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    async def readiness() -> dict[str, str]:
+        # The registry is not a readiness condition: while it is down, settles answer a clear
+        # 503 and retries of settled bills still work, which needs the instance in rotation.
+        ctx: AppContext = app.state.ctx
+        checks = await run_checks({"database": ctx.db.ping})
+        return {**checks, "policies": ",".join(p.version for p in ctx.policies.policies)}
+
+    install_observability(app, service="settlement", readiness=readiness)
+    install_local_docs(app, static_dir=STATIC_DIR, title="medaid settlement")
+    for router in (
+        hospitals_router,
+        admissions_router,
+        settlements_router,
+        accumulators_router,
+        grants_router,
+        reconciliation_router,
+        reports_router,
+        simulation_router,
+        admin_router,
+    ):
+        app.include_router(router)
+    return app

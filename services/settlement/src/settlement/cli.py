@@ -1,0 +1,193 @@
+"""``medaid-settlement``: migrate the database, serve the API, register hospitals."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from settlement.config import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+app = typer.Typer(
+    help="medaid settlement service: one-stop settlement of hospital bills.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+hospital_app = typer.Typer(help="Designated hospitals.", no_args_is_help=True)
+app.add_typer(hospital_app, name="hospital")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            print(f"configuration error: {where}: {message}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database to the latest schema (Alembic)."""
+    from shared.db import run_migrations
+
+    settings = _settings()
+    run_migrations(MIGRATIONS, settings.database_url)
+    print("settlement database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8002,
+) -> None:
+    """Serve the API (one worker; scale out with more processes behind a load balancer).
+
+    SIGTERM / Ctrl-C stop accepting connections and let running requests finish."""
+    from settlement.app import create_app, load_policies
+    from settlement.engine import PolicyError
+    from shared.observability import serve as serve_app
+
+    settings = _settings()
+    try:
+        load_policies(settings)  # refuse to start on a bad policy file, with a clear message
+    except PolicyError as exc:
+        print(f"policy error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    serve_app(create_app(settings), host=host, port=port, log_level=settings.log_level)
+
+
+@hospital_app.command("add")
+def hospital_add(
+    code: Annotated[str, typer.Option(help="Hospital code (定点医药机构编号)")],
+    name: Annotated[str, typer.Option(help="Hospital name")],
+    level: Annotated[int, typer.Option(help="Hospital grade: 1, 2 or 3")],
+    region_code: Annotated[str, typer.Option("--region-code", help="6-digit region code")],
+) -> None:
+    """Register a hospital and print its API key (shown once; only a hash is stored)."""
+    from settlement.database import Database
+    from settlement.hospitals.schemas import HospitalCreate
+    from settlement.hospitals.service import create_hospital
+    from shared.errors import Problem
+
+    settings = _settings()
+    try:
+        data = HospitalCreate.model_validate(
+            {"code": code, "name": name, "level": level, "region_code": region_code}
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"--{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+    async def run() -> str:
+        db = Database.from_url(settings.database_url, pool_size=1)
+        try:
+            created = await create_hospital(db, data, actor="cli", request_id=None)
+        finally:
+            await db.dispose()
+        return created.api_key
+
+    try:
+        api_key = asyncio.run(run())
+    except Problem as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(f"hospital {data.code} registered; its API key (shown only now):")
+    print(api_key)
+
+
+@app.command()
+def reconcile(
+    hospital: Annotated[str, typer.Option(help="Hospital code (定点医药机构编号)")],
+    begin: Annotated[str, typer.Option("--from", help="First settlement date, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="Last settlement date, YYYY-MM-DD")],
+    file: Annotated[
+        Path, typer.Argument(help="The hospital's bills: tab-separated with a header row, or JSON")
+    ],
+) -> None:
+    """Reconcile a hospital's bills of a period (like 3202) and store the result; prints the
+    counts per result code and the mismatches. Exit code 0: matched; 1: mismatches."""
+    from datetime import date
+
+    from settlement.reconciliation.batch import reconcile_file
+
+    settings = _settings()
+    try:
+        first, last = date.fromisoformat(begin), date.fromisoformat(end)
+    except ValueError:
+        print("error: --from and --to are dates written YYYY-MM-DD", file=sys.stderr)
+        raise typer.Exit(2) from None
+    if not file.is_file():
+        print(f"error: {file} is not a readable file", file=sys.stderr)
+        raise typer.Exit(2)
+    raise typer.Exit(reconcile_file(settings, hospital, first, last, file))
+
+
+@app.command()
+def report(
+    begin: Annotated[str, typer.Option("--from", help="First settlement date, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="Last settlement date, YYYY-MM-DD")],
+    group_by: Annotated[
+        str, typer.Option("--group-by", help="hospital, fund, aid_class, region or day")
+    ],
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV (UTF-8 with BOM) instead of JSON")
+    ] = False,
+) -> None:
+    """Print the fund report of a period (revoked bills left out) as JSON or CSV."""
+    from datetime import date
+
+    from settlement.reports.batch import print_report
+    from settlement.reports.schemas import GROUP_BYS
+
+    settings = _settings()
+    try:
+        first, last = date.fromisoformat(begin), date.fromisoformat(end)
+    except ValueError:
+        print("error: --from and --to are dates written YYYY-MM-DD", file=sys.stderr)
+        raise typer.Exit(2) from None
+    if group_by not in GROUP_BYS:
+        print(f"error: --group-by must be one of {', '.join(GROUP_BYS)}", file=sys.stderr)
+        raise typer.Exit(2)
+    raise typer.Exit(print_report(settings, first, last, group_by, as_csv=as_csv))
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Register the demo hospitals with their published demo keys (SETTLEMENT_ENV=dev only;
+    safe to repeat: an existing demo hospital gets its demo key back)."""
+    from settlement.database import Database
+    from settlement.hospitals.service import seed_demo_hospitals
+
+    settings = _settings()
+    if settings.env != "dev":
+        print("seed-demo publishes well-known keys: only with SETTLEMENT_ENV=dev", file=sys.stderr)
+        raise typer.Exit(2)
+
+    async def run() -> list[str]:
+        db = Database.from_url(settings.database_url, pool_size=1)
+        try:
+            return await seed_demo_hospitals(db)
+        finally:
+            await db.dispose()
+
+    for line in asyncio.run(run()):
+        print(line)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Every table of the settlement service, so ``metadata`` is complete (Alembic, tests)."""
+
+from settlement.accumulators.models import Accumulator
+from settlement.admissions.models import Admission
+from settlement.audit.models import AuditRecord
+from settlement.database import metadata
+from settlement.grants.models import Grant, GrantUse
+from settlement.hospitals.models import Hospital
+from settlement.reconciliation.models import Reconciliation, ReconciliationRow
+from settlement.reports.models import bills_status_date
+from settlement.settlements.models import BillFundRow, BillRow
+
+__all__ = [
+    "Accumulator",
+    "Admission",
+    "AuditRecord",
+    "BillFundRow",
+    "BillRow",
+    "Grant",
+    "GrantUse",
+    "Hospital",
+    "Reconciliation",
+    "ReconciliationRow",
+    "bills_status_date",
+    "metadata",
+]

@@ -1,0 +1,353 @@
+"""The hospital's books for a detail reconciliation: tab-separated text parsed line by line as
+the body streams in, or a JSON document. Every bad row is reported with its line (TSV) or its
+index (JSON), up to :data:`MAX_ERRORS`, as one 422."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from operator import mul
+from typing import Any
+
+from shared.errors import Unprocessable
+from shared.idnumber import validate_id_number
+from shared.money import parse_money
+
+TSV_COLUMNS = ("setl_id", "visit_id", "id_number", "medfee_sumamt", "fund_pay_sumamt", "status")
+TSV_MEDIA_TYPES = frozenset(
+    {"text/tab-separated-values", "text/tsv", "text/x-tab-separated-values"}
+)
+MAX_ERRORS = 100
+MAX_ROWS = 1_000_000
+
+_SETL_ID = re.compile(r"^[!-~]{1,64}$")
+_VISIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+_STATUSES = frozenset({"settled", "revoked"})
+_CENT = Decimal("0.01")
+_PLAIN_MONEY = re.compile(r"^\d{1,12}(?:\.\d{1,2})?$")
+_PLAIN_ID = re.compile(r"^\d{17}[\dX]$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_BIRTH_DATES: dict[str, bool] = {}
+"""Birth dates already found plausible (``YYYYMMDD``); a few tens of thousands at most."""
+
+
+def _fast_money(text: str) -> Decimal | None:
+    """A plain amount (digits, at most two decimals), or None for the full check."""
+    return Decimal(text).quantize(_CENT) if _PLAIN_MONEY.match(text) else None
+
+
+def _fast_id_number(text: str, today: date) -> str | None:
+    """A well-formed ID number as HIS files carry it, or None for the full check (same rules
+    as ``shared.idnumber.validate_id_number``; this only avoids its per-call overhead)."""
+    if not _PLAIN_ID.match(text):
+        return None
+    birth = text[6:14]
+    plausible = _BIRTH_DATES.get(birth)
+    if plausible is None:
+        try:
+            born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+            plausible = 1880 <= born.year and born <= today
+        except ValueError:
+            plausible = False
+        if plausible and len(_BIRTH_DATES) < 100_000:
+            _BIRTH_DATES[birth] = True
+    if not plausible:
+        return None
+    if _ID_CHECK[sum(map(mul, map(int, text[:17]), _ID_WEIGHTS)) % 11] != text[17]:
+        return None
+    return text
+
+
+@dataclass(slots=True)
+class BookBill:
+    """One bill in the hospital's books."""
+
+    setl_id: str
+    visit_id: str
+    id_number: str
+    medfee_sumamt: Decimal
+    fund_pay_sumamt: Decimal
+    status: str
+
+
+class _TooManyErrors(Exception):
+    pass
+
+
+class Books:
+    """Collects the hospital's bills (by ``setl_id``) and the errors of the bad ones."""
+
+    def __init__(self, json_body: bool = False) -> None:
+        self.bills: dict[str, BookBill] = {}
+        self.errors: list[dict[str, Any]] = []
+        self._json = json_body
+        self._where: dict[str, int] = {}
+
+    def where(self, position: int) -> str:
+        return f"bills[{position}]" if self._json else f"line {position}"
+
+    def error(self, field: str, message: str, line: int | None = None) -> None:
+        entry: dict[str, Any] = {"field": field, "message": message}
+        if line is not None:
+            entry = {"line": line, **entry, "message": f"line {line}: {message}"}
+        self.errors.append(entry)
+        if len(self.errors) >= MAX_ERRORS:
+            raise _TooManyErrors
+
+    def add_fields(self, fields: Sequence[Any], at: tuple[int, ...], position: int) -> None:
+        """One bill from its six values (``fields[at[i]]`` is ``TSV_COLUMNS[i]``) at a line of
+        the TSV or an index of the JSON list: a fast path for well-formed text values, the
+        full checks with their messages for anything else."""
+        try:
+            setl_id = fields[at[0]].strip()
+            visit_id = fields[at[1]].strip()
+            id_number = _fast_id_number(fields[at[2]].strip(), self.today)
+            medfee = _fast_money(fields[at[3]].strip())
+            fund = _fast_money(fields[at[4]].strip())
+            status = fields[at[5]].strip()
+        except AttributeError:  # a JSON value that is not a string
+            id_number = None
+        if (
+            id_number is None
+            or medfee is None
+            or fund is None
+            or status not in _STATUSES
+            or not _SETL_ID.match(setl_id)
+            or not _VISIT_ID.match(visit_id)
+            or setl_id in self._where
+            or len(self.bills) >= MAX_ROWS
+        ):
+            values = {name: fields[i] for name, i in zip(TSV_COLUMNS, at, strict=True)}
+            if self._json:
+                self.add(values, f"bills[{position}].", None, position)
+            else:
+                self.add(values, "", position, position)
+            return
+        self._where[setl_id] = position
+        self.bills[setl_id] = BookBill(setl_id, visit_id, id_number, medfee, fund, status)
+
+    today: date = date.min
+
+    def add(self, values: Mapping[str, Any], prefix: str, line: int | None, position: int) -> None:
+        """Validate one bill; ``prefix`` names its fields in errors (``bills[3].``)."""
+        errors_before = len(self.errors)
+
+        def text(name: str) -> str | None:
+            value = values.get(name)
+            if value is None:
+                self.error(prefix + name, "is required", line)
+                return None
+            if not isinstance(value, str):
+                self.error(prefix + name, "must be a string", line)
+                return None
+            return value.strip()
+
+        def money(name: str) -> Decimal | None:
+            value = values.get(name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                self.error(prefix + name, "is required", line)
+                return None
+            try:
+                return parse_money(value)
+            except ValueError as exc:
+                self.error(prefix + name, str(exc), line)
+                return None
+
+        setl_id = text("setl_id")
+        if setl_id is not None and not _SETL_ID.match(setl_id):
+            self.error(prefix + "setl_id", "must be 1 to 64 printable characters", line)
+        visit_id = text("visit_id")
+        if visit_id is not None and not _VISIT_ID.match(visit_id):
+            self.error(
+                prefix + "visit_id",
+                "must be 1 to 64 letters, digits or . _ : / - (starting with a letter or digit)",
+                line,
+            )
+        id_number = text("id_number")
+        if id_number is not None:
+            try:
+                id_number = validate_id_number(id_number)
+            except ValueError as exc:
+                self.error(prefix + "id_number", str(exc), line)
+        medfee = money("medfee_sumamt")
+        fund = money("fund_pay_sumamt")
+        status = text("status")
+        if status is not None and status not in _STATUSES:
+            self.error(prefix + "status", "must be settled or revoked", line)
+        if len(self.errors) != errors_before:
+            return
+        if (
+            setl_id is None
+            or visit_id is None
+            or id_number is None
+            or medfee is None
+            or fund is None
+            or status is None
+        ):  # pragma: no cover - every None came with an error
+            return
+        first = self._where.get(setl_id)
+        if first is not None:
+            self.error(
+                prefix + "setl_id",
+                f"{setl_id} is listed twice (first at {self.where(first)})",
+                line,
+            )
+            return
+        if len(self.bills) >= MAX_ROWS:
+            self.error(prefix + "setl_id", f"more than {MAX_ROWS} bills", line)
+            raise _TooManyErrors
+        self._where[setl_id] = position
+        self.bills[setl_id] = BookBill(setl_id, visit_id, id_number, medfee, fund, status)
+
+    def raise_if_errors(self) -> None:
+        if not self.errors:
+            return
+        shown = ", ".join(
+            (f"line {e['line']} ({e['field']})" if "line" in e else e["field"])
+            for e in self.errors[:10]
+        )
+        more = f" and {len(self.errors) - 10} more" if len(self.errors) > 10 else ""
+        capped = " (stopped after the first 100)" if len(self.errors) >= MAX_ERRORS else ""
+        raise Unprocessable(f"Invalid bills: {shown}{more}{capped}", errors=self.errors)
+
+
+def _header(line: str) -> dict[str, int]:
+    names = [name.strip().lower() for name in line.split("\t")]
+    missing = [c for c in TSV_COLUMNS if c not in names]
+    if missing:
+        raise Unprocessable(
+            f"line 1: the header row must name the columns {', '.join(TSV_COLUMNS)} "
+            f"(tab-separated); missing: {', '.join(missing)}",
+            errors=[
+                {
+                    "line": 1,
+                    "field": "header",
+                    "message": f"line 1: missing column(s) {', '.join(missing)}",
+                }
+            ],
+        )
+    duplicated = sorted({n for n in names if n and names.count(n) > 1})
+    if duplicated:
+        raise Unprocessable(
+            f"line 1: column(s) named twice: {', '.join(duplicated)}",
+            errors=[{"line": 1, "field": "header", "message": "line 1: duplicate column"}],
+        )
+    return {c: names.index(c) for c in TSV_COLUMNS}
+
+
+async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
+    """Parse tab-separated books as they stream in: a header row naming the columns (any order;
+    other columns are ignored), then one bill per line. UTF-8, an optional BOM, ``\\n`` or
+    ``\\r\\n`` line ends; blank lines are skipped. Raises a 422 listing the bad lines."""
+    books = Books()
+    books.today = date.today()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    state: dict[str, Any] = {"line": 0, "columns": None, "width": 0, "at": ()}
+    pending = ""
+
+    def handle(lines: Iterable[str]) -> None:
+        columns: dict[str, int] | None = state["columns"]
+        at: tuple[int, ...] = state["at"]
+        width: int = state["width"]
+        line_no: int = state["line"]
+        add_fields = books.add_fields
+        for raw in lines:
+            line_no += 1
+            line = raw[:-1] if raw.endswith("\r") else raw
+            if columns is None:
+                columns = _header(line.removeprefix("\ufeff"))
+                at = tuple(columns[c] for c in TSV_COLUMNS)
+                width = len(line.split("\t"))
+                state.update(columns=columns, at=at, width=width)
+                continue
+            fields = line.split("\t")
+            if len(fields) != width:
+                if not line.strip():
+                    continue
+                books.error(
+                    "row",
+                    f"has {len(fields)} tab-separated fields, the header has {width}",
+                    line_no,
+                )
+                continue
+            add_fields(fields, at, line_no)
+        state["line"] = line_no
+
+    try:
+        async for chunk in chunks:
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError:
+                raise Unprocessable.field(
+                    "body", f"is not UTF-8 text (after line {state['line']})"
+                ) from None
+            if not text:
+                continue
+            parts = (pending + text).split("\n")
+            pending = parts.pop()
+            handle(parts)
+        try:
+            pending += decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise Unprocessable.field("body", "ends in the middle of a UTF-8 character") from None
+        if pending:
+            handle([pending])
+    except _TooManyErrors:
+        pass
+    if state["columns"] is None:
+        raise Unprocessable(
+            "The body is empty: send a header row and one line per bill.",
+            errors=[{"line": 1, "field": "header", "message": "line 1: no header row"}],
+        )
+    books.raise_if_errors()
+    return books.bills
+
+
+@dataclass(frozen=True, slots=True)
+class JsonBooks:
+    head: dict[str, Any]
+    bills: dict[str, BookBill]
+
+
+def parse_json(body: bytes) -> JsonBooks:
+    """``{"begin_date", "end_date", "hospital_code"?, "bills": [...]}``: the other fields are
+    returned for the caller to validate; each bill is checked here (errors name
+    ``bills[i].field``)."""
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        raise Unprocessable.field("body", "is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Unprocessable.field("body", "must be a JSON object")
+    if "bills" not in data:
+        raise Unprocessable.field("bills", "Field required")
+    items = data.pop("bills")
+    if not isinstance(items, list):
+        raise Unprocessable.field("bills", "must be a list")
+    books = Books(json_body=True)
+    books.today = date.today()
+    columns = frozenset(TSV_COLUMNS)
+    in_order = tuple(range(len(TSV_COLUMNS)))
+    try:
+        for index, item in enumerate(items):
+            prefix = f"bills[{index}]"
+            if not isinstance(item, dict):
+                books.error(prefix, "must be an object")
+                continue
+            if item.keys() != columns:
+                unknown = sorted(set(item) - columns)
+                for name in unknown:
+                    books.error(f"{prefix}.{name}", "Extra inputs are not permitted")
+                if unknown:
+                    continue
+            books.add_fields([item.get(c) for c in TSV_COLUMNS], in_order, index)
+    except _TooManyErrors:
+        pass
+    books.raise_if_errors()
+    return JsonBooks(head=data, bills=books.bills)

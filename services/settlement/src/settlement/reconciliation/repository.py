@@ -1,0 +1,180 @@
+"""Reconciliation queries: the service's bills of a hospital's period, streamed in one query,
+and the stored reconciliations (Core statements only)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from settlement.database import AnyRow, table_of
+from settlement.hospitals.models import Hospital
+from settlement.hospitals.repository import HospitalRef
+from settlement.reconciliation.models import Reconciliation, ReconciliationRow
+from settlement.settlements.models import SETTLED, BillRow
+
+bills = table_of(BillRow)
+hospitals = table_of(Hospital)
+reconciliations = table_of(Reconciliation)
+reconciliation_rows = table_of(ReconciliationRow)
+
+_HOSPITAL_COLUMNS = (
+    hospitals.c.id,
+    hospitals.c.code,
+    hospitals.c.name,
+    hospitals.c.level,
+    hospitals.c.region_code,
+)
+STREAM_BATCH = 5000
+INSERT_BATCH = 5000
+
+
+async def hospital_by_code(conn: AsyncConnection, code: str) -> HospitalRef | None:
+    row = (await conn.execute(select(*_HOSPITAL_COLUMNS).where(hospitals.c.code == code))).first()
+    return HospitalRef(*row) if row else None
+
+
+async def hospital_codes(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(hospitals.c.id, hospitals.c.code).where(hospitals.c.id.in_(sorted(set(ids))))
+    )
+    return {int(r.id): str(r.code) for r in rows}
+
+
+async def service_totals(
+    conn: AsyncConnection,
+    hospital_id: int,
+    begin: date,
+    end: date,
+    *,
+    visit_type: str | None,
+    include_revoked: bool,
+) -> tuple[int, Decimal, Decimal, Decimal]:
+    """(bills, Σ medfee_sumamt, Σ fund_pay_sumamt, Σ psn_cash_pay) of the hospital's period."""
+    stmt = select(
+        func.count(),
+        func.sum(bills.c.medfee_sumamt),
+        func.sum(bills.c.fund_pay_sumamt),
+        func.sum(bills.c.psn_cash_pay),
+    ).where(
+        bills.c.hospital_id == hospital_id,
+        bills.c.setl_date >= begin,
+        bills.c.setl_date <= end,
+    )
+    if not include_revoked:
+        stmt = stmt.where(bills.c.status == SETTLED)
+    if visit_type is not None:
+        stmt = stmt.where(bills.c.visit_type == visit_type)
+    row = (await conn.execute(stmt)).one()
+    zero = Decimal("0.00")
+    return int(row[0]), row[1] or zero, row[2] or zero, row[3] or zero
+
+
+async def stream_bills(
+    conn: AsyncConnection, hospital_id: int, begin: date, end: date
+) -> AsyncIterator[Sequence[AnyRow]]:
+    """Every bill of the hospital settled in the period (both statuses), in batches, from one
+    server-side cursor: only the columns reconciliation compares."""
+    stmt = (
+        select(
+            bills.c.setl_id,
+            bills.c.visit_id,
+            bills.c.id_number,
+            bills.c.medfee_sumamt,
+            bills.c.fund_pay_sumamt,
+            bills.c.status,
+        )
+        .where(
+            bills.c.hospital_id == hospital_id,
+            bills.c.setl_date >= begin,
+            bills.c.setl_date <= end,
+        )
+        .execution_options(yield_per=STREAM_BATCH)
+    )
+    result = await conn.stream(stmt)
+    async for batch in result.partitions(STREAM_BATCH):
+        yield batch
+
+
+async def insert_reconciliation(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    result = await conn.execute(
+        insert(reconciliations).values(**values).returning(reconciliations.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def insert_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert (executemany, batched)."""
+    stmt = insert(reconciliation_rows)
+    for start in range(0, len(rows), INSERT_BATCH):
+        await conn.execute(stmt, list(rows[start : start + INSERT_BATCH]))
+
+
+_LIST_COLUMNS = (
+    reconciliations.c.id,
+    reconciliations.c.kind,
+    reconciliations.c.hospital_id,
+    hospitals.c.code.label("hospital_code"),
+    reconciliations.c.begin_date,
+    reconciliations.c.end_date,
+    reconciliations.c.visit_type,
+    reconciliations.c.include_revoked,
+    reconciliations.c.matched,
+    reconciliations.c.bill_count,
+    reconciliations.c.mismatch_count,
+    reconciliations.c.totals,
+    reconciliations.c.counts,
+    reconciliations.c.created_at,
+    reconciliations.c.actor,
+)
+
+
+async def page(
+    conn: AsyncConnection,
+    *,
+    hospital_id: int | None,
+    matched: bool | None,
+    before: int | None,
+    limit: int,
+) -> Sequence[AnyRow]:
+    """Newest first (by id)."""
+    stmt = select(*_LIST_COLUMNS).join(hospitals, hospitals.c.id == reconciliations.c.hospital_id)
+    if hospital_id is not None:
+        stmt = stmt.where(reconciliations.c.hospital_id == hospital_id)
+    if matched is not None:
+        stmt = stmt.where(reconciliations.c.matched == matched)
+    if before is not None:
+        stmt = stmt.where(reconciliations.c.id < before)
+    return (await conn.execute(stmt.order_by(reconciliations.c.id.desc()).limit(limit))).all()
+
+
+async def get(conn: AsyncConnection, reconciliation_id: int) -> AnyRow | None:
+    stmt = (
+        select(*_LIST_COLUMNS)
+        .join(hospitals, hospitals.c.id == reconciliations.c.hospital_id)
+        .where(reconciliations.c.id == reconciliation_id)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def rows_of(conn: AsyncConnection, reconciliation_id: int) -> Sequence[AnyRow]:
+    stmt = (
+        select(
+            reconciliation_rows.c.setl_id,
+            reconciliation_rows.c.result,
+            reconciliation_rows.c.visit_id,
+            reconciliation_rows.c.status,
+            reconciliation_rows.c.medfee_sumamt,
+            reconciliation_rows.c.fund_pay_sumamt,
+            reconciliation_rows.c.differences,
+        )
+        .where(reconciliation_rows.c.reconciliation_id == reconciliation_id)
+        .order_by(reconciliation_rows.c.seq)
+    )
+    return (await conn.execute(stmt)).all()

@@ -1,0 +1,233 @@
+"""Reconciliation requests and answers (对账: 3201 对总账, 3202 对明细账)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from settlement.schemas import IsoDate, Strict, VisitId
+from shared.idnumber import IdNumber
+from shared.money import Money
+
+MAX_SUMMARY_DAYS = 366
+MAX_DETAIL_DAYS = 31
+MAX_SETL_CNT = 100_000_000
+
+ResultCode = Literal["0", "1", "2", "3"]
+RESULT_NAMES: dict[str, str] = {
+    "0": "对平",
+    "1": "中心多",
+    "2": "医药机构多",
+    "3": "数据不一致",
+}
+"""The national interface's result codes: 0 matched; 1 only the service (the centre) has the
+bill; 2 only the hospital has it; 3 both have it and an amount, the status or an identifier
+differs."""
+
+HospitalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+SetlId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[!-~]+$"),
+]
+BillStatus = Literal["settled", "revoked"]
+
+
+def check_period(begin: date, end: date, max_days: int) -> None:
+    if end < begin:
+        raise ValueError("end_date must not be before begin_date")
+    if (end - begin).days + 1 > max_days:
+        raise ValueError(f"the period must not be longer than {max_days} days")
+
+
+class SummaryRequest(Strict):
+    """The hospital's totals for a period of settlement dates (local, both ends included).
+
+    ``include_revoked``: the hospital's totals include its revoked bills (they are left out
+    unless it says so). ``hospital_code``: the admin names the hospital; a hospital may leave
+    it out (or send its own)."""
+
+    begin_date: IsoDate
+    end_date: IsoDate
+    hospital_code: HospitalCode | None = None
+    visit_type: Literal["inpatient", "outpatient"] | None = None
+    include_revoked: bool = False
+    medfee_sumamt: Money
+    fund_pay_sumamt: Money
+    psn_cash_pay: Money
+    setl_cnt: int = Field(ge=0, le=MAX_SETL_CNT)
+
+    @model_validator(mode="after")
+    def _period(self) -> SummaryRequest:
+        check_period(self.begin_date, self.end_date, MAX_SUMMARY_DAYS)
+        return self
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "begin_date": "2026-11-27",
+                    "end_date": "2026-11-27",
+                    "medfee_sumamt": "182340.50",
+                    "fund_pay_sumamt": "160112.35",
+                    "psn_cash_pay": "22228.15",
+                    "setl_cnt": 57,
+                }
+            ]
+        }
+    }
+
+
+class Totals(BaseModel):
+    setl_cnt: int
+    medfee_sumamt: Money
+    fund_pay_sumamt: Money
+    psn_cash_pay: Money
+
+
+class Differences(BaseModel):
+    """The service's totals minus the hospital's (negative: the hospital has more)."""
+
+    setl_cnt: int
+    medfee_sumamt: str = Field(description="Signed amount, two decimals")
+    fund_pay_sumamt: str = Field(description="Signed amount, two decimals")
+    psn_cash_pay: str = Field(description="Signed amount, two decimals")
+
+
+class SummaryResult(BaseModel):
+    reconciliation_id: int
+    hospital_code: str
+    begin_date: date
+    end_date: date
+    visit_type: Literal["inpatient", "outpatient"] | None
+    include_revoked: bool
+    matched: bool
+    hospital: Totals
+    service: Totals
+    differences: Differences
+    created_at: datetime
+
+
+class HospitalBill(Strict):
+    """One bill in the hospital's books."""
+
+    setl_id: SetlId
+    visit_id: VisitId
+    id_number: IdNumber
+    medfee_sumamt: Money
+    fund_pay_sumamt: Money
+    status: BillStatus
+
+
+class DetailRequest(Strict):
+    """The hospital's bills of a period (settlement dates, local, both ends included): every
+    bill settled in the period, its revoked ones too (with ``status: revoked``)."""
+
+    begin_date: IsoDate
+    end_date: IsoDate
+    hospital_code: HospitalCode | None = None
+    bills: list[HospitalBill]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "begin_date": "2026-11-27",
+                    "end_date": "2026-11-27",
+                    "bills": [
+                        {
+                            "setl_id": "S20261127031502123456a1b2c3",
+                            "visit_id": "ZY20261120001",
+                            "id_number": "370305198001011237",
+                            "medfee_sumamt": "3200.00",
+                            "fund_pay_sumamt": "2950.00",
+                            "status": "settled",
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+
+
+class Difference(BaseModel):
+    """A field whose value differs; ``id_number`` values are masked."""
+
+    field: Literal["medfee_sumamt", "fund_pay_sumamt", "status", "visit_id", "id_number"]
+    hospital: str
+    service: str
+
+
+class DetailRow(BaseModel):
+    """One bill on either side. The values are the service's when it has the bill (results 0,
+    1, 3), else the hospital's (2)."""
+
+    setl_id: str
+    result: ResultCode
+    visit_id: str | None
+    status: BillStatus | None
+    medfee_sumamt: Money | None
+    fund_pay_sumamt: Money | None
+    differences: list[Difference]
+
+
+class DetailResult(BaseModel):
+    reconciliation_id: int
+    hospital_code: str
+    begin_date: date
+    end_date: date
+    matched: bool
+    service_bill_count: int
+    hospital_bill_count: int
+    counts: dict[ResultCode, int] = Field(
+        description='Bills per result code: "0" 对平 matched, "1" 中心多 only the service has '
+        'it, "2" 医药机构多 only the hospital has it, "3" 数据不一致 both have it and it differs'
+    )
+    rows: list[DetailRow] = Field(
+        description="One row per bill on either side, by `setl_id` (only the mismatches with "
+        "`?rows=mismatched`)"
+    )
+    created_at: datetime
+
+
+class ReconciliationOut(BaseModel):
+    """A stored reconciliation (without its rows)."""
+
+    id: int
+    kind: Literal["summary", "detail"]
+    hospital_code: str
+    begin_date: date
+    end_date: date
+    visit_type: Literal["inpatient", "outpatient"] | None
+    include_revoked: bool
+    matched: bool
+    bill_count: int = Field(description="Detail: bills on either side; summary: the service's")
+    mismatch_count: int = Field(description="Detail: bills not matched; summary: 0 or 1")
+    counts: dict[ResultCode, int] | None
+    totals: SummaryTotals | None
+    created_at: datetime
+    actor: str
+
+
+class SummaryTotals(BaseModel):
+    hospital: Totals
+    service: Totals
+    differences: Differences
+
+
+class ReconciliationDetailOut(ReconciliationOut):
+    """A stored reconciliation with its mismatching bills."""
+
+    rows: list[DetailRow]
+
+
+class ReconciliationPage(BaseModel):
+    items: list[ReconciliationOut]
+    next_before: int | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page"
+    )
+
+
+ReconciliationOut.model_rebuild()
+ReconciliationDetailOut.model_rebuild()

@@ -1,0 +1,184 @@
+"""Client of the registry service: a person's poverty / assistance categories on a date.
+
+One small class around a shared ``httpx.AsyncClient`` (built in the app's lifespan): timeouts,
+one retry on connection errors, answers (including "not registered") cached for a TTL, and
+every transport failure or 5xx mapped to :class:`RegistryUnavailable` (503 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import date
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.errors import ServiceUnavailable
+from shared.idnumber import mask_id_number
+from shared.observability import record_registry_call
+
+log = logging.getLogger("settlement.registry")
+
+
+class RegistryUnavailable(ServiceUnavailable):
+    """The registry could not answer; nothing was written."""
+
+    title = "Registry Unavailable"
+
+
+class Eligibility(BaseModel):
+    """The registry's answer for a registered person (categories active on ``on``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id_number_masked: str
+    name: str
+    household_code: str | None = None
+    region_code: str | None = None
+    categories: tuple[str, ...] = ()
+    registered: bool = True
+    on: date | None = None
+
+
+class RegistryClient:
+    """``eligibility(id_number, on)`` → :class:`Eligibility`, or ``None`` when the registry does
+    not know the person (an ordinary insured person, aid class ``none``)."""
+
+    _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        token: str | None,
+        ttl_s: float = 60.0,
+        timeout_s: float = 5.0,
+        retry_after_s: int = 5,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._ttl_s = ttl_s
+        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
+        self._retry_after_s = retry_after_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._cache: OrderedDict[tuple[str, date], tuple[float, Eligibility | None]] = OrderedDict()
+        self._inflight: dict[tuple[str, date], asyncio.Future[Eligibility | None]] = {}
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    async def eligibility(
+        self, id_number: str, on: date, *, request_id: str | None = None
+    ) -> Eligibility | None:
+        key = (id_number, on)
+        cached = self._cache.get(key)
+        if cached is not None:
+            expires, value = cached
+            if self._clock() < expires:
+                return value
+            del self._cache[key]
+        # Concurrent asks for the same person and date share one request.
+        pending = self._inflight.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this caller was cancelled
+            # The request we waited for was cancelled with its caller: ask ourselves.
+            return await self._fetch_and_remember(key, request_id)
+        future: asyncio.Future[Eligibility | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await self._fetch_and_remember(key, request_id)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters get it through their own await
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._inflight[key]
+
+    async def _fetch_and_remember(
+        self, key: tuple[str, date], request_id: str | None
+    ) -> Eligibility | None:
+        value = await self._fetch(key[0], key[1], request_id)
+        self._remember(key, value)
+        return value
+
+    def _remember(self, key: tuple[str, date], value: Eligibility | None) -> None:
+        if self._ttl_s <= 0:
+            return
+        self._cache[key] = (self._clock() + self._ttl_s, value)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._max_entries:
+            self._cache.popitem(last=False)
+
+    async def _fetch(self, id_number: str, on: date, request_id: str | None) -> Eligibility | None:
+        url = f"{self._base_url}/v1/persons/{id_number}/eligibility"
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        masked = mask_id_number(id_number)
+        response: httpx.Response | None = None
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                response = await self._http.get(
+                    url, params={"on": on.isoformat()}, headers=headers, timeout=self._timeout
+                )
+                break
+            except self._RETRYABLE as exc:
+                record_registry_call("unavailable", time.perf_counter() - started)
+                if attempt == 2:
+                    raise self._unavailable(f"cannot connect ({type(exc).__name__})") from exc
+                log.warning("registry connection failed for %s, retrying once: %r", masked, exc)
+            except httpx.TimeoutException as exc:
+                record_registry_call("timeout", time.perf_counter() - started)
+                raise self._unavailable("timed out") from exc
+            except httpx.HTTPError as exc:
+                record_registry_call("error", time.perf_counter() - started)
+                raise self._unavailable(f"request failed ({type(exc).__name__})") from exc
+        assert response is not None
+        elapsed = time.perf_counter() - started
+        if response.status_code == 404:
+            record_registry_call("not_found", elapsed)
+            return None
+        if response.status_code != 200:
+            record_registry_call("unavailable" if response.status_code >= 500 else "error", elapsed)
+            log.error("registry answered %s for %s", response.status_code, masked)
+            raise self._unavailable(f"answered HTTP {response.status_code}")
+        record_registry_call("ok", elapsed)
+        assert response is not None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            log.error("registry answered %s for %s", response.status_code, masked)
+            raise self._unavailable(f"answered HTTP {response.status_code}")
+        try:
+            return Eligibility.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise self._unavailable("sent an answer that could not be read") from exc
+
+    def _unavailable(self, why: str) -> RegistryUnavailable:
+        return RegistryUnavailable(
+            f"The registry service {why}; eligibility could not be checked and nothing was "
+            f"written. Retry later.",
+            retry_after=self._retry_after_s,
+        )

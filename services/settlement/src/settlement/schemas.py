@@ -1,0 +1,135 @@
+"""Request and response pieces used by several domains (patient, dates, limits)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+from shared.idnumber import IdNumber
+from shared.money import Money
+
+EXAMPLE_ID_NUMBER = "370305198001011237"
+EXAMPLE_ID_MASKED = "370305********1237"
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+EARLIEST_DATE = date(1990, 1, 1)
+
+
+def _iso_date(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` strings (no timestamps, no numbers)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE.match(value.strip()):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("is not a valid calendar date") from None
+
+
+def _plausible(value: date) -> date:
+    if value < EARLIEST_DATE:
+        raise ValueError(f"must not be before {EARLIEST_DATE.isoformat()}")
+    # One day of slack: a HIS a few hours ahead of this server's clock is not an error.
+    if value > date.today() + timedelta(days=1):
+        raise ValueError("must not be in the future")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A date written ``YYYY-MM-DD``."""
+
+PastDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_plausible)]
+"""A ``YYYY-MM-DD`` date between 1990-01-01 and today."""
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_no_control),
+]
+VisitId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$",
+    ),
+]
+
+
+def parse_decimal(value: Any, *, places: int, maximum: Decimal, positive: bool) -> Decimal:
+    """A JSON number or string as an exact Decimal with at most ``places`` decimals."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be a number")
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, int):
+        value = Decimal(value)
+    if isinstance(value, str):
+        if not value.strip() or len(value) > 32:
+            raise ValueError("must be a number")
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValueError("must be a finite number")
+    step = Decimal(1).scaleb(-places)
+    if value != value.quantize(step, rounding="ROUND_DOWN"):
+        raise ValueError(f"must have at most {places} decimals")
+    if value < 0 or (positive and value == 0):
+        raise ValueError("must be greater than zero" if positive else "must not be negative")
+    if value > maximum:
+        raise ValueError(f"must not exceed {maximum}")
+    return value.quantize(step)
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused: a misspelt optional field must not go unnoticed on a bill."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class PatientIn(Strict):
+    id_number: IdNumber
+    name: Name
+
+
+AidClassName = Literal["key", "assisted", "none"]
+
+
+class PatientOut(BaseModel):
+    """The patient as the bill saw them: masked ID, the eligibility used and where it came
+    from (``admission``: taken at the admission call; ``settlement``: asked at settle time)."""
+
+    id_number_masked: str
+    name: str
+    aid_class: AidClassName
+    categories: list[str]
+    registered: bool
+    eligibility_on: date
+    eligibility_source: Literal["admission", "settlement"]
+
+
+class FundLimitOut(BaseModel):
+    """What a fund has paid the person this year and may still pay (``null``: no limit)."""
+
+    fund_pay_type: str
+    fund_pay_type_name: str
+    visit_type: Literal["inpatient", "outpatient"] | None
+    paid_this_year: Money
+    annual_limit: Money | None
+    remaining: Money | None

@@ -1,0 +1,329 @@
+"""Settle / pre-settle requests and the bill they return (``setlinfo`` + ``setldetail``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from settlement.schemas import (
+    EXAMPLE_ID_MASKED,
+    EXAMPLE_ID_NUMBER,
+    Name,
+    PastDate,
+    PatientIn,
+    PatientOut,
+    Strict,
+    VisitId,
+    _no_control,
+    parse_decimal,
+)
+from shared.money import Money, parse_money
+
+MAX_ITEMS = 2000
+"""Fee items per bill; a discharge with more is split by the HIS (the critical-illness fund is
+computed cumulatively, so splitting never changes what the funds pay)."""
+MAX_UNIT_PRICE = Decimal("10000000")
+MAX_QUANTITY = Decimal("100000")
+MAX_BILL_TOTAL = Decimal("100000000")
+MAX_DIAGNOSES = 50
+
+
+def _unit_price(value: Any) -> Decimal:
+    amount = parse_money(value)
+    if amount > MAX_UNIT_PRICE:
+        raise ValueError(f"must not exceed {MAX_UNIT_PRICE}")
+    return amount
+
+
+UnitPrice = Annotated[Decimal, BeforeValidator(_unit_price)]
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(partial(parse_decimal, places=4, maximum=MAX_QUANTITY, positive=True)),
+]
+Ratio = Annotated[
+    Decimal,
+    BeforeValidator(partial(parse_decimal, places=4, maximum=Decimal(1), positive=False)),
+]
+ItemCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_no_control),
+]
+ItemName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_no_control),
+]
+Diagnosis = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_upper=True,
+        min_length=3,
+        max_length=16,
+        pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z+]{1,12})?$",
+    ),
+]
+
+
+class FeeItemIn(Strict):
+    """One fee line (费用明细). ``amount``, when sent, must equal ``unit_price × quantity``
+    rounded to the fen. ``category``: A 甲类, B 乙类 (a "pay first" part, ``self_pay_ratio`` or
+    the policy default), C 丙类 (fully self-paid). ``price_cap``: the item's price limit."""
+
+    code: ItemCode
+    name: ItemName
+    category: Literal["A", "B", "C"]
+    unit_price: UnitPrice = Field(json_schema_extra={"examples": ["1200.00"]})
+    quantity: Quantity = Field(json_schema_extra={"examples": ["2"]})
+    amount: Money | None = None
+    self_pay_ratio: Ratio | None = None
+    price_cap: Money | None = None
+
+
+class VisitIn(Strict):
+    """``admitted_on`` is the admission date (visit date for outpatients); ``discharged_on``
+    picks the policy and the year of the running totals (outpatients: defaults to
+    ``admitted_on``)."""
+
+    visit_id: VisitId
+    type: Literal["inpatient", "outpatient"]
+    admitted_on: PastDate
+    discharged_on: PastDate | None = Field(default=None, validate_default=True)
+    diagnoses: list[Diagnosis] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
+
+    @field_validator("discharged_on", mode="after")
+    @classmethod
+    def _discharge(cls, value: date | None, info: ValidationInfo) -> date | None:
+        admitted = info.data.get("admitted_on")
+        if value is None:
+            if info.data.get("type") == "inpatient":
+                raise ValueError("is required for an inpatient visit")
+            return admitted if isinstance(admitted, date) else None
+        if isinstance(admitted, date) and value < admitted:
+            raise ValueError("must not be before admitted_on")
+        return value
+
+    @property
+    def bill_date(self) -> date:
+        """The date that picks the policy and the running-total year."""
+        return self.discharged_on or self.admitted_on
+
+
+class SettleRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "patient": {"id_number": EXAMPLE_ID_NUMBER, "name": "张三"},
+                    "visit": {
+                        "visit_id": "ZY20260001",
+                        "type": "inpatient",
+                        "admitted_on": "2026-03-02",
+                        "discharged_on": "2026-03-12",
+                        "diagnoses": ["J18.900"],
+                    },
+                    "items": [
+                        {
+                            "code": "310100001",
+                            "name": "床位费",
+                            "category": "A",
+                            "unit_price": "60.00",
+                            "quantity": 10,
+                        },
+                        {
+                            "code": "XJ01CAA",
+                            "name": "头孢呋辛注射液",
+                            "category": "B",
+                            "unit_price": "38.50",
+                            "quantity": "20",
+                            "self_pay_ratio": "0.10",
+                        },
+                        {
+                            "code": "250301",
+                            "name": "CT检查",
+                            "category": "A",
+                            "unit_price": 280,
+                            "quantity": 1,
+                            "price_cap": "250.00",
+                        },
+                        {
+                            "code": "Z0001",
+                            "name": "营养餐",
+                            "category": "C",
+                            "unit_price": "25.00",
+                            "quantity": 10,
+                            "amount": "250.00",
+                        },
+                    ],
+                }
+            ]
+        },
+    )
+
+    patient: PatientIn
+    visit: VisitIn
+    items: list[FeeItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @field_validator("items", mode="after")
+    @classmethod
+    def _total(cls, items: list[FeeItemIn]) -> list[FeeItemIn]:
+        total = sum((i.unit_price * i.quantity for i in items), Decimal(0))
+        if total > MAX_BILL_TOTAL:
+            raise ValueError(f"the bill total must not exceed {MAX_BILL_TOTAL}")
+        return items
+
+
+class RevokeRequest(Strict):
+    reason: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=200),
+            AfterValidator(_no_control),
+        ]
+        | None
+    ) = None
+
+
+class FundRowOut(BaseModel):
+    """One ``setldetail`` row. ``crt_payb_lmt_amt``: what the fund could still pay before this
+    bill (``null``: no limit)."""
+
+    fund_pay_type: str
+    fund_pay_type_name: str
+    setlinfo_field: Literal["hifp_pay", "hifmi_pay", "maf_pay", "oth_pay"]
+    inscp_scp_amt: Money
+    crt_payb_lmt_amt: Money | None
+    fund_payamt: Money
+    setl_proc_info: str
+
+
+_EXAMPLE_BILL: dict[str, Any] = {
+    "setl_id": "S20260312083015123456a1b2c3",
+    "status": "settled",
+    "hospital_code": "H370305001",
+    "visit_id": "ZY20260001",
+    "visit_type": "inpatient",
+    "admitted_on": "2026-03-02",
+    "discharged_on": "2026-03-12",
+    "diagnoses": ["J18.900"],
+    "setl_time": "2026-03-12T00:30:15.123456Z",
+    "revoked_at": None,
+    "policy_version": "2020",
+    "hospital_level": 2,
+    "patient": {
+        "id_number_masked": EXAMPLE_ID_MASKED,
+        "name": "张三",
+        "aid_class": "key",
+        "categories": ["registered_poor"],
+        "registered": True,
+        "eligibility_on": "2026-03-02",
+        "eligibility_source": "admission",
+    },
+    "medfee_sumamt": "2100.00",
+    "fulamt_ownpay_amt": "250.00",
+    "overlmt_selfpay": "30.00",
+    "preselfpay_amt": "77.00",
+    "inscp_scp_amt": "1743.00",
+    "act_pay_dedc": "250.00",
+    "hifp_pay": "1119.75",
+    "hifmi_pay": "0.00",
+    "maf_pay": "261.66",
+    "oth_pay": "0.00",
+    "fund_pay_sumamt": "1381.41",
+    "psn_cash_pay": "718.59",
+    "setldetail": [
+        {
+            "fund_pay_type": "390100",
+            "fund_pay_type_name": "城乡居民基本医疗保险基金",
+            "setlinfo_field": "hifp_pay",
+            "inscp_scp_amt": "1743.00",
+            "crt_payb_lmt_amt": "200000.00",
+            "fund_payamt": "1119.75",
+            "setl_proc_info": "…",
+        },
+        {
+            "fund_pay_type": "610100",
+            "fund_pay_type_name": "医疗救助基金",
+            "setlinfo_field": "maf_pay",
+            "inscp_scp_amt": "373.25",
+            "crt_payb_lmt_amt": "60000.00",
+            "fund_payamt": "261.66",
+            "setl_proc_info": "…",
+        },
+    ],
+    "trace": [{"step": "scope", "medfee_sumamt": "2100.00"}],
+}
+
+
+class BillOut(BaseModel):
+    """A bill: the national interface's ``setlinfo`` amounts at the top level, ``setldetail``
+    rows, the patient with the eligibility used, and a step-by-step ``trace``.
+
+    Invariants, to the fen: ``medfee_sumamt = fund_pay_sumamt + psn_cash_pay``;
+    ``fund_pay_sumamt = Σ setldetail.fund_payamt = hifp_pay + hifmi_pay + maf_pay + oth_pay``.
+    A preview has ``status: "preview"`` and no ``setl_id``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_BILL]})
+
+    setl_id: str | None
+    status: Literal["preview", "settled", "revoked"]
+    hospital_code: str
+    visit_id: str
+    visit_type: Literal["inpatient", "outpatient"]
+    admitted_on: date
+    discharged_on: date
+    diagnoses: list[str]
+    setl_time: datetime | None
+    revoked_at: datetime | None
+    policy_version: str
+    hospital_level: int
+    patient: PatientOut
+    medfee_sumamt: Money
+    fulamt_ownpay_amt: Money
+    overlmt_selfpay: Money
+    preselfpay_amt: Money
+    inscp_scp_amt: Money
+    act_pay_dedc: Money
+    hifp_pay: Money
+    hifmi_pay: Money
+    maf_pay: Money
+    oth_pay: Money
+    fund_pay_sumamt: Money
+    psn_cash_pay: Money
+    setldetail: list[FundRowOut]
+    trace: list[dict[str, str]]
+
+
+class BillPage(BaseModel):
+    """A page of bills, oldest first; pass ``next_after`` as ``after`` for the next page."""
+
+    items: list[BillOut]
+    next_after: str | None
+
+
+__all__ = [
+    "MAX_ITEMS",
+    "BillOut",
+    "BillPage",
+    "FeeItemIn",
+    "FundRowOut",
+    "Name",
+    "RevokeRequest",
+    "SettleRequest",
+    "VisitIn",
+]

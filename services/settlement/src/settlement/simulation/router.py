@@ -1,0 +1,33 @@
+"""Policy what-if (admin token)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from settlement.deps import AdminDep, ContextDep
+from settlement.simulation import service
+from settlement.simulation.schemas import SimulateRequest, SimulationResult
+from shared.errors import problem_responses
+
+router = APIRouter(prefix="/v1/policies", tags=["policies"])
+
+
+@router.post(
+    "/simulate",
+    response_model=SimulationResult,
+    summary="Cost a candidate policy against the settled bills of a period",
+    responses=problem_responses(401, 403, 413, 422),
+)
+async def simulate_policy(
+    body: SimulateRequest, _admin: AdminDep, ctx: ContextDep
+) -> SimulationResult:
+    """Re-runs every settled bill of the period (settlement dates `from`..`to`, local, both
+    included, at most 366 days) under the candidate policy (`policy`: the TOML text of a policy
+    file), patient by patient in settle order, from the stored fee items, visit type, hospital
+    level and registry categories. Returns per fund what the stored bills paid under the
+    policy in force, what the candidate would pay, and the difference; the same for all funds
+    together and for the patients' cash share; and how many patients would pay more, less or
+    the same. Running totals start from zero at the start of each person's year; the person's
+    earlier bills of that year are re-run under the candidate too. Nothing is stored. An
+    invalid policy is a 422 naming the key (`policy.funds[1].ratio`)."""
+    return await service.simulate(ctx.db, body.policy, body.from_, body.to)

@@ -1,0 +1,268 @@
+"""Settings, start-up, the command line, the migrations, API docs and the receipt's numerals."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from settlement.app import create_app
+from settlement.cli import app as cli
+from settlement.config import DEV_ADMIN_TOKEN, Settings
+from settlement.database import Database
+from settlement.engine import PolicyError
+from settlement.models import metadata
+from settlement.receipts.service import rmb_upper
+from tests.settlement.conftest import (
+    ADMIN_TOKEN,
+    BACKENDS,
+    REGISTRY_TOKEN,
+    Service,
+    migrate,
+    settings_for,
+)
+
+SECURE = {"admin_token": ADMIN_TOKEN, "registry_token": REGISTRY_TOKEN}
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        {},
+        {"admin_token": ADMIN_TOKEN},
+        {"admin_token": "short", "registry_token": REGISTRY_TOKEN},
+        {"admin_token": "dev-settlement-admin-token", "registry_token": REGISTRY_TOKEN},
+        {"admin_token": ADMIN_TOKEN, "registry_token": "dev-registry-read-token"},
+    ],
+)
+@pytest.mark.parametrize("env", ["prod", "test"])
+def test_settings_refuse_missing_or_demo_tokens_outside_dev(
+    env: str, tokens: dict[str, str]
+) -> None:
+    with pytest.raises(ValidationError, match="SETTLEMENT_"):
+        Settings(env=env, **tokens)  # type: ignore[arg-type]
+
+
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SETTLEMENT_ENV", "prod")
+    monkeypatch.setenv("SETTLEMENT_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("SETTLEMENT_REGISTRY_TOKEN", REGISTRY_TOKEN)
+    monkeypatch.setenv("SETTLEMENT_REGISTRY_URL", "http://registry.internal:8001")
+    monkeypatch.setenv("SETTLEMENT_POLICY_DIR", str(tmp_path))
+    monkeypatch.setenv("SETTLEMENT_ELIGIBILITY_TTL_S", "15")
+    settings = Settings()
+    assert settings.registry_url == "http://registry.internal:8001"
+    assert settings.policy_dir == tmp_path
+    assert settings.eligibility_ttl_s == 15
+    assert settings.database_url == "sqlite:///./var/settlement.db"
+
+
+def test_dev_settings_have_demo_tokens() -> None:
+    settings = Settings(env="dev")
+    assert settings.admin_token == DEV_ADMIN_TOKEN
+    assert settings.registry_token
+
+
+async def test_a_bad_policy_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "2020.toml").write_text('version = "2020"\neffective_from = "not a date"\n')
+    app = create_app(settings_for(f"sqlite:///{tmp_path}/x.db", policy_dir=tmp_path))
+    with pytest.raises(PolicyError, match="effective_from"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+def test_cli_migrate_and_hospital_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("SETTLEMENT_DATABASE_URL", url)
+    monkeypatch.setenv("SETTLEMENT_ENV", "dev")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["migrate"])
+    assert result.exit_code == 0, result.output
+    args = [
+        "hospital",
+        "add",
+        "--code",
+        "H9",
+        "--name",
+        "县医院",
+        "--level",
+        "2",
+        "--region-code",
+        "370305",
+    ]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert re.fullmatch(r"mk_[A-Za-z0-9_-]{40,}", key)
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    bad = runner.invoke(
+        cli,
+        [
+            "hospital",
+            "add",
+            "--code",
+            "H10",
+            "--name",
+            "x",
+            "--level",
+            "7",
+            "--region-code",
+            "370305",
+        ],
+    )
+    assert bad.exit_code == 2
+    assert "--level" in bad.output
+
+    async def stored_hash() -> str:
+        from sqlalchemy import text
+
+        db = Database.from_url(url)
+        try:
+            async with db.read() as conn:
+                return str(
+                    (await conn.execute(text("SELECT api_key_hash FROM hospitals"))).scalar_one()
+                )
+        finally:
+            await db.dispose()
+
+    from shared.security import hash_secret
+
+    assert asyncio.run(stored_hash()) == hash_secret(key)
+
+
+def test_cli_refuses_insecure_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SETTLEMENT_ENV", "prod")
+    monkeypatch.delenv("SETTLEMENT_ADMIN_TOKEN", raising=False)
+    result = CliRunner().invoke(cli, ["migrate"])
+    assert result.exit_code == 2
+    assert "SETTLEMENT_ADMIN_TOKEN" in result.output
+
+
+def test_cli_serve_refuses_a_bad_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bad.toml").write_text("version = 1\n")
+    monkeypatch.setenv("SETTLEMENT_ENV", "dev")
+    monkeypatch.setenv("SETTLEMENT_POLICY_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "policy error" in result.output
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrations_match_the_models(
+    backend: str, database_factory: Callable[[str, str], str]
+) -> None:
+    url = database_factory(backend, "schema")
+    migrate(url)
+    migrate(url)  # idempotent
+
+    async def diff() -> list[object]:
+        db = Database.from_url(url, pool_size=1)
+        try:
+            async with db.engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda sync: compare_metadata(
+                        MigrationContext.configure(sync, opts={"compare_type": False}), metadata
+                    )
+                )
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(diff()) == []
+
+
+async def test_docs_are_served_from_local_assets(svc: Service) -> None:
+    for path in ("/docs", "/redoc"):
+        page = await svc.client.get(path)
+        assert page.status_code == 200
+        assert "/static/docs/" in page.text
+        assert re.search(r"(src|href)=[\"']https?://", page.text) is None, page.text
+        for asset in re.findall(r"/static/docs/[\w.-]+", page.text):
+            response = await svc.client.get(asset)
+            assert response.status_code == 200, asset
+            assert len(response.content) > 100
+    schema = (await svc.client.get("/openapi.json")).json()
+    settle = schema["paths"]["/v1/settlements"]["post"]
+    assert {"201", "200", "409", "422", "503"} <= set(settle["responses"])
+    request = schema["components"]["schemas"]["SettleRequest"]
+    assert request["examples"][0]["visit"]["type"] == "inpatient"
+    assert "BillOut" in schema["components"]["schemas"]
+    assert schema["components"]["securitySchemes"]
+
+
+async def test_health_and_readiness(svc: Service) -> None:
+    assert (await svc.client.get("/healthz")).status_code == 200
+    ready = await svc.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert "database" in ready.text
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [
+        ("0", "零元整"),
+        ("0.05", "伍分"),
+        ("0.50", "伍角整"),
+        ("1", "壹元整"),
+        ("10.05", "壹拾元零伍分"),
+        ("100.50", "壹佰元伍角整"),
+        ("1001", "壹仟零壹元整"),
+        ("1234.56", "壹仟贰佰叁拾肆元伍角陆分"),
+        ("100000", "壹拾万元整"),
+        ("100010", "壹拾万零壹拾元整"),
+        ("500000", "伍拾万元整"),
+        ("10000001.01", "壹仟万零壹元零壹分"),
+        ("123456789.00", "壹亿贰仟叁佰肆拾伍万陆仟柒佰捌拾玖元整"),
+    ],
+)
+def test_amount_in_capital_numerals(amount: str, words: str) -> None:
+    assert rmb_upper(Decimal(amount)) == words
+
+
+async def test_unreachable_database_is_503_not_500() -> None:
+    from tests.settlement.conftest import start_service
+
+    service, lifespan = await start_service(
+        f"postgresql://postgres@127.0.0.1:{_closed_port()}/nowhere", "postgres"
+    )
+    try:
+        person = service.registry.add("370305198001011237", "dibao")
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        created = await service.client.post(
+            "/v1/hospitals",
+            json={"code": "HX", "name": "x", "level": 2, "region_code": "370305"},
+            headers=headers,
+        )
+        assert created.status_code == 503, created.text
+        assert created.headers["retry-after"]
+        assert created.headers["content-type"].startswith("application/problem+json")
+        from tests.settlement.conftest import bill_body
+
+        settle = await service.client.post(
+            "/v1/settlements",
+            json=bill_body(person),
+            headers={"Authorization": "Bearer mk_some-key", "Idempotency-Key": "k"},
+        )
+        assert settle.status_code == 503
+        ready = await service.client.get("/readyz")
+        assert ready.status_code == 503
+    finally:
+        await service.client.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

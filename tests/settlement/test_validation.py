@@ -1,0 +1,261 @@
+"""Bad input is a 422 problem naming the field, never a 500. Validation happens before any
+database work, so these run on SQLite only."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.settlement.conftest import (
+    Service,
+    bill_body,
+    fields_of,
+    make_id_number,
+    problem,
+    standard_items,
+    unique,
+)
+
+VALID_ID = "370305198001011237"
+
+
+def _body() -> dict[str, Any]:
+    return bill_body(VALID_ID, items=standard_items())
+
+
+def _set(path: str, value: Any) -> Any:
+    def change(body: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        target: Any = body
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is _DELETE:
+            del target[int(last) if last.isdigit() else last]
+        elif last.isdigit():
+            target[int(last)] = value
+        else:
+            target[last] = value
+
+    return change
+
+
+_DELETE = object()
+
+CASES: list[tuple[str, Any, str]] = [
+    ("missing patient", _set("patient", _DELETE), "patient"),
+    ("missing id number", _set("patient.id_number", _DELETE), "patient.id_number"),
+    ("bad check digit", _set("patient.id_number", "370305198001011238"), "patient.id_number"),
+    ("short id", _set("patient.id_number", "12345"), "patient.id_number"),
+    ("id with letters", _set("patient.id_number", "37030519800101123A"), "patient.id_number"),
+    ("impossible birth date", _set("patient.id_number", "370305198002301230"), "patient.id_number"),
+    ("empty name", _set("patient.name", "  "), "patient.name"),
+    ("long name", _set("patient.name", "名" * 65), "patient.name"),
+    ("control char in name", _set("patient.name", "a\nb"), "patient.name"),
+    ("missing visit id", _set("visit.visit_id", _DELETE), "visit.visit_id"),
+    ("visit id with spaces", _set("visit.visit_id", "ZY 001"), "visit.visit_id"),
+    ("long visit id", _set("visit.visit_id", "Z" * 65), "visit.visit_id"),
+    ("unknown visit type", _set("visit.type", "day-care"), "visit.type"),
+    ("bad date format", _set("visit.admitted_on", "02/03/2026"), "visit.admitted_on"),
+    ("not a calendar date", _set("visit.admitted_on", "2026-02-30"), "visit.admitted_on"),
+    ("timestamp as date", _set("visit.admitted_on", 1767225600), "visit.admitted_on"),
+    ("future discharge", _set("visit.discharged_on", "2999-01-01"), "visit.discharged_on"),
+    ("ancient admission", _set("visit.admitted_on", "1900-01-01"), "visit.admitted_on"),
+    (
+        "discharge before admission",
+        _set("visit.discharged_on", "2026-03-01"),
+        "visit.discharged_on",
+    ),
+    ("inpatient without discharge", _set("visit.discharged_on", _DELETE), "visit.discharged_on"),
+    ("bad diagnosis", _set("visit.diagnoses", ["not a code"]), "visit.diagnoses[0]"),
+    ("too many diagnoses", _set("visit.diagnoses", ["J18.9"] * 51), "visit.diagnoses"),
+    ("missing items", _set("items", _DELETE), "items"),
+    ("empty items", _set("items", []), "items"),
+    ("items not a list", _set("items", {"code": "x"}), "items"),
+    ("unknown category", _set("items.0.category", "D"), "items[0].category"),
+    ("negative price", _set("items.1.unit_price", "-1.00"), "items[1].unit_price"),
+    ("three decimals", _set("items.1.unit_price", "38.505"), "items[1].unit_price"),
+    ("three-decimal float", _set("items.1.unit_price", 38.505), "items[1].unit_price"),
+    ("price as text", _set("items.1.unit_price", "abc"), "items[1].unit_price"),
+    ("NaN price", _set("items.1.unit_price", "NaN"), "items[1].unit_price"),
+    ("absurd price", _set("items.1.unit_price", "99999999999"), "items[1].unit_price"),
+    ("boolean price", _set("items.1.unit_price", True), "items[1].unit_price"),
+    ("zero quantity", _set("items.0.quantity", 0), "items[0].quantity"),
+    ("negative quantity", _set("items.0.quantity", -2), "items[0].quantity"),
+    ("five-decimal quantity", _set("items.0.quantity", "1.00001"), "items[0].quantity"),
+    ("absurd quantity", _set("items.0.quantity", 10**9), "items[0].quantity"),
+    ("negative amount", _set("items.3.amount", "-250.00"), "items[3].amount"),
+    ("amount not price x quantity", _set("items.3.amount", "251.00"), "items[3].amount"),
+    ("ratio above one", _set("items.1.self_pay_ratio", "1.5"), "items[1].self_pay_ratio"),
+    ("negative price cap", _set("items.2.price_cap", "-5"), "items[2].price_cap"),
+    ("missing item code", _set("items.0.code", _DELETE), "items[0].code"),
+    ("long item name", _set("items.0.name", "x" * 129), "items[0].name"),
+    ("unknown field", _set("items.0.self_pay_rate", "0.1"), "items[0].self_pay_rate"),
+    ("unknown top-level field", _set("hospital", "x"), "hospital"),
+    ("too many items", _set("items", standard_items()[:1] * 2001), "items"),
+    (
+        "bill total too large",
+        _set(
+            "items",
+            [{"code": "x", "name": "x", "category": "A", "unit_price": "9000000", "quantity": 100}],
+        ),
+        "items",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), [pytest.param(c, f, id=n) for n, c, f in CASES])
+@pytest.mark.parametrize("path", ["/v1/settlements", "/v1/settlements/preview"])
+async def test_bad_settle_input_is_422_naming_the_field(
+    sqlite_svc: Service, change: Any, field: str, path: str
+) -> None:
+    hospital = await sqlite_svc.hospital()
+    body = copy.deepcopy(_body())
+    change(body)
+    response = await sqlite_svc.client.post(path, json=body, headers=hospital.headers(unique("K")))
+    assert response.status_code == 422, response.text
+    assert field in fields_of(response), problem(response)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ("{not json", "body"),
+        ("[]", "body"),
+        ("null", "body"),
+    ],
+)
+async def test_malformed_json_is_422(sqlite_svc: Service, payload: str, field: str) -> None:
+    hospital = await sqlite_svc.hospital()
+    response = await sqlite_svc.client.post(
+        "/v1/settlements",
+        content=payload,
+        headers={**hospital.headers(unique("K")), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    problem(response)
+
+
+async def test_oversized_body_is_413(sqlite_svc: Service) -> None:
+    hospital = await sqlite_svc.hospital()
+    body = b'{"items": [' + b'{"code": "x"},' * 700_000 + b"]}"
+    response = await sqlite_svc.client.post(
+        "/v1/settlements",
+        content=body,
+        headers={**hospital.headers(unique("K")), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+BAD_ADMISSIONS = [
+    ({"visit": {"visit_id": "A1", "admitted_on": "2026-01-01"}}, "patient"),
+    (
+        {
+            "patient": {"id_number": "1", "name": "x"},
+            "visit": {"visit_id": "A1", "admitted_on": "2026-01-01"},
+        },
+        "patient.id_number",
+    ),
+    (
+        {
+            "patient": {"id_number": VALID_ID, "name": "x"},
+            "visit": {"visit_id": "A1", "admitted_on": "2026-13-01"},
+        },
+        "visit.admitted_on",
+    ),
+    (
+        {
+            "patient": {"id_number": VALID_ID, "name": "x"},
+            "visit": {"visit_id": "A1", "admitted_on": "2026-01-01", "type": "x"},
+        },
+        "visit.type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_ADMISSIONS)
+async def test_bad_admission_is_422(sqlite_svc: Service, body: dict[str, Any], field: str) -> None:
+    hospital = await sqlite_svc.hospital()
+    response = await sqlite_svc.client.post("/v1/admissions", json=body, headers=hospital.headers())
+    assert response.status_code == 422, response.text
+    assert field in fields_of(response)
+
+
+BAD_HOSPITALS = [
+    ({"code": "H 1", "name": "x", "level": 2, "region_code": "370305"}, "code"),
+    ({"code": "H1", "name": "", "level": 2, "region_code": "370305"}, "name"),
+    ({"code": "H1", "name": "x", "level": 4, "region_code": "370305"}, "level"),
+    ({"code": "H1", "name": "x", "level": 2, "region_code": "37"}, "region_code"),
+    ({"code": "H1", "name": "x", "level": "2a", "region_code": "370305"}, "level"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_HOSPITALS)
+async def test_bad_hospital_is_422(sqlite_svc: Service, body: dict[str, Any], field: str) -> None:
+    from tests.settlement.conftest import admin_headers
+
+    response = await sqlite_svc.client.post("/v1/hospitals", json=body, headers=admin_headers())
+    assert response.status_code == 422, response.text
+    assert field in fields_of(response)
+
+
+BAD_GRANTS = [
+    ({"amount": "0"}, "amount"),
+    ({"amount": "-5"}, "amount"),
+    ({"amount": "1.001"}, "amount"),
+    ({"amount": "99999999"}, "amount"),
+    ({"id_number": "370305198001011238"}, "id_number"),
+    ({"valid_from": "2026/01/01"}, "valid_from"),
+    ({"reference": ""}, "reference"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), BAD_GRANTS)
+async def test_bad_grant_is_422(sqlite_svc: Service, change: dict[str, Any], field: str) -> None:
+    from tests.settlement.conftest import admin_headers
+
+    body = {
+        "id_number": make_id_number(),
+        "amount": "100",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+        "reference": unique("r"),
+    }
+    body.update(change)
+    response = await sqlite_svc.client.post("/v1/grants", json=body, headers=admin_headers())
+    assert response.status_code == 422, response.text
+    assert field in fields_of(response)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"date": "yesterday"}, "query.date"),
+        ({"status": "open"}, "query.status"),
+        ({"limit": 0}, "query.limit"),
+        ({"limit": 5000}, "query.limit"),
+    ],
+)
+async def test_bad_list_query_is_422(
+    sqlite_svc: Service, params: dict[str, Any], field: str
+) -> None:
+    hospital = await sqlite_svc.hospital()
+    response = await sqlite_svc.client.get(
+        "/v1/settlements", params=params, headers=hospital.headers()
+    )
+    assert response.status_code == 422, response.text
+    assert field in fields_of(response)
+
+
+async def test_no_policy_in_force_is_422(sqlite_svc: Service) -> None:
+    hospital = await sqlite_svc.hospital()
+    body = _body()
+    body["visit"]["admitted_on"] = "2016-03-01"
+    body["visit"]["discharged_on"] = "2016-03-05"
+    response = await sqlite_svc.client.post(
+        "/v1/settlements/preview", json=body, headers=hospital.headers()
+    )
+    assert response.status_code == 422
+    assert fields_of(response) == ["visit.discharged_on"]
+    assert "no settlement policy" in problem(response)["detail"]
