@@ -36,6 +36,9 @@ router = APIRouter(prefix="/v1/reconciliations", tags=["reconciliation"])
 
 _JSON = "application/json"
 _TSV = "text/tab-separated-values"
+_NOT_JSON: dict[int | str, dict[str, Any]] = {
+    400: {**PROBLEM_RESPONSES[422], "description": "The body is not valid JSON"}
+}
 _UNSUPPORTED: dict[int | str, dict[str, Any]] = {
     415: {
         **PROBLEM_RESPONSES[422],
@@ -74,7 +77,7 @@ _TSV_EXAMPLE = (
     "/summary",
     response_model=SummaryResult,
     summary="Reconcile a period's totals (like 3201 对总账)",
-    responses=problem_responses(401, 403, 422),
+    responses={**problem_responses(401, 403, 413, 422), **_NOT_JSON},
 )
 async def reconcile_summary(
     body: SummaryRequest,

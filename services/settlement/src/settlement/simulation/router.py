@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from settlement.deps import AdminDep, ContextDep
 from settlement.simulation import service
 from settlement.simulation.schemas import SimulateRequest, SimulationResult
-from shared.errors import problem_responses
+from shared.errors import PROBLEM_RESPONSES, problem_responses
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -16,7 +16,10 @@ router = APIRouter(prefix="/v1/policies", tags=["policies"])
     "/simulate",
     response_model=SimulationResult,
     summary="Cost a candidate policy against the settled bills of a period",
-    responses=problem_responses(401, 403, 413, 422),
+    responses={
+        **problem_responses(401, 403, 413, 422),
+        400: {**PROBLEM_RESPONSES[422], "description": "The body is not valid JSON"},
+    },
 )
 async def simulate_policy(
     body: SimulateRequest, _admin: AdminDep, ctx: ContextDep
