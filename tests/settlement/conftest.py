@@ -72,6 +72,7 @@ class FakeRegistry:
         self.router.get(path__regex=r"^/v1/persons/(?P<id_number>[^/]+)/eligibility$").mock(
             side_effect=self._answer
         )
+        self.router.get(path="/readyz").mock(side_effect=self._ready)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.router.async_handler)
@@ -79,6 +80,13 @@ class FakeRegistry:
     def add(self, id_number: str, *categories: str) -> str:
         self.persons[id_number] = list(categories)
         return id_number
+
+    def _ready(self, request: httpx.Request) -> httpx.Response:
+        if self.mode == "down":
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.mode == "error":
+            return httpx.Response(503, json={"title": "not ready"})
+        return httpx.Response(200, json={"status": "ready"})
 
     def _answer(self, request: httpx.Request, id_number: str) -> httpx.Response:
         self.calls.append(request)

@@ -203,7 +203,18 @@ async def test_health_and_readiness(svc: Service) -> None:
     assert (await svc.client.get("/healthz")).status_code == 200
     ready = await svc.client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert "database" in ready.text
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["registry"] == "ok"
+
+
+async def test_not_ready_while_the_registry_is_down(svc: Service) -> None:
+    svc.registry.mode = "down"
+    ready = await svc.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["registry"].startswith("failed")
+    assert ready.json()["checks"]["database"] == "ok"
+    # Liveness does not depend on the registry.
+    assert (await svc.client.get("/healthz")).status_code == 200
 
 
 @pytest.mark.parametrize(

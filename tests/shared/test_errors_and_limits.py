@@ -98,3 +98,25 @@ async def test_oversized_streamed_body_refused(client: httpx.AsyncClient) -> Non
 
     r = await client.post("/things", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
+
+
+async def test_route_limit_overrides_the_default() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=100, route_limits={"/big/": 10_000})
+
+    @app.post("/big")
+    async def big(body: Body) -> dict[str, int]:
+        return {"n": len(body.items)}
+
+    @app.post("/small")
+    async def small(body: Body) -> dict[str, int]:
+        return {"n": len(body.items)}
+
+    payload = {"items": [{"amount": "1.00"}] * 50}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        assert (await c.post("/big", json=payload)).json() == {"n": 50}
+        r = await c.post("/small", json=payload)
+        assert r.status_code == 413
+        assert "100 bytes" in r.json()["detail"]

@@ -1,8 +1,8 @@
 """Swagger UI and ReDoc pages served from local files (hospital intranets are offline).
 
-Create the app with ``docs_url=None, redoc_url=None`` and call :func:`install_local_docs` with
-a folder holding ``swagger-ui-bundle.js``, ``swagger-ui.css``, ``redoc.standalone.js`` and
-``favicon-32x32.png``. No page refers to an external URL.
+Create the app with ``docs_url=None, redoc_url=None`` and call :func:`install_local_docs`. The
+assets (``swagger-ui-bundle.js``, ``swagger-ui.css``, ``redoc.standalone.js``,
+``favicon-32x32.png``) ship in ``shared/static/docs``; no page refers to an external URL.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+DOCS_ASSETS = Path(__file__).parent / "static" / "docs"
 REQUIRED_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
 
 
 def install_local_docs(
     app: FastAPI,
     *,
-    static_dir: Path,
+    static_dir: Path = DOCS_ASSETS,
     title: str | None = None,
     mount_path: str = "/static/docs",
     docs_url: str = "/docs",

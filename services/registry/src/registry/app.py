@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry.auth import TokenBook
 from registry.config import Settings
@@ -15,7 +14,7 @@ from registry.households.router import router as households_router
 from registry.imports.router import router as imports_router
 from registry.persons.router import router as persons_router
 from registry.statuses.router import router as statuses_router
-from registry.unavailable import install_outage_handlers
+from shared.apidocs import install_local_docs
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_problem_handlers
 from shared.limits import BodySizeLimitMiddleware
@@ -26,6 +25,7 @@ from shared.observability import (
     register_secrets,
     run_checks,
 )
+from shared.outage import install_outage_handlers
 
 IMPORTS_PATH = "/v1/imports"
 
@@ -53,21 +53,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-class _BodyLimits:
-    """The import route takes files of up to ``max_import_bytes``; everything else
-    ``max_body_bytes``. Oversized bodies → 413 problem+json."""
-
-    def __init__(self, app: ASGIApp, max_body_bytes: int, max_import_bytes: int) -> None:
-        self.default = BodySizeLimitMiddleware(app, max_body_bytes)
-        self.imports = BodySizeLimitMiddleware(app, max_import_bytes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path", "").rstrip("/") == IMPORTS_PATH:
-            await self.imports(scope, receive, send)
-        else:
-            await self.default(scope, receive, send)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The registry API. Raises ``InsecureSettings`` outside ``REGISTRY_ENV=dev`` when a
     token is missing or a published demo token."""
@@ -81,16 +66,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.tokens = TokenBook(settings)
     register_secrets(settings.admin_token, *(t.token for t in settings.parsed_read_tokens()))
     install_problem_handlers(app)
-    install_outage_handlers(app)
+    install_outage_handlers(app, service="registry")
     app.add_middleware(
-        _BodyLimits,
-        max_body_bytes=settings.max_body_bytes,
-        max_import_bytes=settings.max_import_bytes,
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        route_limits={IMPORTS_PATH: settings.max_import_bytes},
     )
     app.include_router(imports_router)
     app.include_router(persons_router)
@@ -102,4 +89,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await run_checks({"database": lambda: ping_database(engine)})
 
     install_observability(app, service="registry", readiness=readiness)
+    install_local_docs(app, title="medaid registry")
     return app

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request, Response
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
+from fastapi import FastAPI
 
 from settlement.accumulators.router import router as accumulators_router
 from settlement.admin.router import router as admin_router
 from settlement.admissions.router import router as admissions_router
 from settlement.config import Settings
 from settlement.context import AppContext
-from settlement.database import Database, database_unavailable
+from settlement.database import Database
 from settlement.engine import PolicySet, default_policy_dir
 from settlement.grants.router import router as grants_router
 from settlement.hospitals.router import router as hospitals_router
@@ -29,10 +25,7 @@ from settlement.settlements.router import router as settlements_router
 from settlement.simulation.router import router as simulation_router
 from shared.apidocs import install_local_docs
 from shared.errors import (
-    Problem,
-    ServiceUnavailable,
     install_problem_handlers,
-    problem_response,
 )
 from shared.limits import BodySizeLimitMiddleware
 from shared.observability import (
@@ -41,8 +34,7 @@ from shared.observability import (
     register_secrets,
     run_checks,
 )
-
-STATIC_DIR = Path(__file__).parent / "static"
+from shared.outage import install_outage_handlers
 
 DESCRIPTION = """\
 One-stop settlement (一站式结算) of a hospital bill across basic medical insurance,
@@ -60,25 +52,6 @@ decimals.
 
 **Errors** are `application/problem+json`; a 422 lists each bad field in `errors`.
 """
-
-
-# Exception too: the driver's own connection errors can surface unwrapped.
-DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, SATimeoutError, OSError, Exception)
-log = logging.getLogger("settlement.app")
-
-
-async def _database_error(request: Request, exc: Exception) -> Response:
-    """A database that cannot be reached (restart, dropped connection, exhausted pool) is a
-    503 with Retry-After; anything else is a bug (500, logged)."""
-    if database_unavailable(exc):
-        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
-        problem: Problem = ServiceUnavailable(
-            "The database is unavailable; nothing was written. Retry later.", retry_after=2
-        )
-    else:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = Problem("An unexpected error occurred.")
-    return problem_response(problem, request)
 
 
 def load_policies(settings: Settings) -> PolicySet:
@@ -135,19 +108,21 @@ def create_app(
         redoc_url=None,
     )
     install_problem_handlers(app)
-    for error in DATABASE_ERRORS:
-        app.add_exception_handler(error, _database_error)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_outage_handlers(app, service="settlement")
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        route_limits={"/v1/reconciliations/detail": settings.max_reconciliation_bytes},
+    )
 
     async def readiness() -> dict[str, str]:
-        # The registry is not a readiness condition: while it is down, settles answer a clear
-        # 503 and retries of settled bills still work, which needs the instance in rotation.
+        # Ready means a settle can succeed: the database and the registry both answer.
         ctx: AppContext = app.state.ctx
-        checks = await run_checks({"database": ctx.db.ping})
+        checks = await run_checks({"database": ctx.db.ping, "registry": ctx.registry.ping})
         return {**checks, "policies": ",".join(p.version for p in ctx.policies.policies)}
 
     install_observability(app, service="settlement", readiness=readiness)
-    install_local_docs(app, static_dir=STATIC_DIR, title="medaid settlement")
+    install_local_docs(app, title="medaid settlement")
     for router in (
         hospitals_router,
         admissions_router,

@@ -35,6 +35,9 @@ class Settings(ServiceSettings):
     ``date`` filter of the bill list are local dates."""
     db_pool_size: int = Field(default=10, ge=1, le=200)
     hospital_cache_ttl_s: float = Field(default=30.0, ge=0)
+    max_reconciliation_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    """Body limit of ``POST /v1/reconciliations/detail`` (a 100,000-bill day is ~18 MB of
+    JSON); every other request keeps ``max_body_bytes``."""
 
     @model_validator(mode="after")
     def _tokens(self) -> Settings:

@@ -18,8 +18,6 @@ from typing import Any, TypeAlias, cast
 
 from sqlalchemy import BigInteger, DateTime, Numeric, Row, Table, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -126,34 +124,6 @@ def load_totals(raw: str | None) -> dict[str, Decimal]:
         return {}
     data = json.loads(raw)
     return {str(k): Decimal(str(v)) for k, v in data.items()}
-
-
-_DB_DOWN_NAMES = frozenset(
-    {
-        # asyncpg, when it reaches us unwrapped
-        "ConnectionDoesNotExistError",
-        "CannotConnectNowError",
-        "AdminShutdownError",
-        "CrashShutdownError",
-        "PostgresConnectionError",
-        "ConnectionFailureError",
-        "ClientCannotConnectError",
-        "TooManyConnectionsError",
-    }
-)
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """True for errors that mean "the database cannot be reached right now" (a restart, a
-    refused or dropped connection, an exhausted pool, a busy SQLite file), as opposed to a bug:
-    the API answers those with 503 and Retry-After instead of 500."""
-    if isinstance(exc, SATimeoutError | OSError):
-        return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
-            return True
-        return exc.orig is not None and database_unavailable(exc.orig)
-    return any(cls.__name__ in _DB_DOWN_NAMES for cls in type(exc).__mro__)
 
 
 class Database:

@@ -165,16 +165,18 @@ class RegistryClient:
             log.error("registry answered %s for %s", response.status_code, masked)
             raise self._unavailable(f"answered HTTP {response.status_code}")
         record_registry_call("ok", elapsed)
-        assert response is not None
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            log.error("registry answered %s for %s", response.status_code, masked)
-            raise self._unavailable(f"answered HTTP {response.status_code}")
         try:
             return Eligibility.model_validate_json(response.content)
         except ValidationError as exc:
             raise self._unavailable("sent an answer that could not be read") from exc
+
+    async def ping(self) -> None:
+        """Readiness: the registry answers its own readiness probe; raises otherwise."""
+        response = await self._http.get(
+            f"{self._base_url}/readyz", timeout=httpx.Timeout(2.0, connect=1.0)
+        )
+        if response.status_code != 200:
+            raise self._unavailable(f"is not ready (HTTP {response.status_code})")
 
     def _unavailable(self, why: str) -> RegistryUnavailable:
         return RegistryUnavailable(

@@ -1,0 +1,66 @@
+"""Database outages answer 503 problem+json with ``Retry-After`` instead of a 500.
+
+A refused or dropped connection, a server restarting or shutting down, an exhausted pool or a
+busy SQLite file is not a bug in the request: the caller may retry and nothing was written
+(the transaction rolled back). Anything else that escapes a route is a bug: 500, logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.responses import JSONResponse
+
+from shared.errors import Problem, ServiceUnavailable, problem_response
+
+log = logging.getLogger("medaid.database")
+RETRY_AFTER_S = 2
+
+_DB_DOWN_NAMES = frozenset(
+    {
+        # asyncpg's own errors, when they reach us unwrapped
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "PostgresConnectionError",
+        "ConnectionFailureError",
+        "ClientCannotConnectError",
+        "TooManyConnectionsError",
+    }
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be reached right now", as opposed to a
+    bug or a data conflict (integrity, data and programming errors stay 500s)."""
+    if isinstance(exc, PoolTimeout | OSError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True
+        return exc.orig is not None and database_unavailable(exc.orig)
+    return any(cls.__name__ in _DB_DOWN_NAMES for cls in type(exc).__mro__)
+
+
+def install_outage_handlers(app: FastAPI, *, service: str) -> None:
+    """Render database outages as 503 problem+json; log everything else as a 500."""
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            log.warning("%s database unavailable: %s", service, type(exc).__name__)
+            problem: Problem = ServiceUnavailable(
+                f"The {service} database is unavailable; nothing was written. Retry shortly.",
+                retry_after=RETRY_AFTER_S,
+            )
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.scope.get("route"))
+            problem = Problem("An unexpected error occurred.")
+        return problem_response(problem, request)
+
+    # Exception too: a driver's own connection errors can surface unwrapped.
+    for kind in (DBAPIError, PoolTimeout, OSError, Exception):
+        app.add_exception_handler(kind, handler)
