@@ -120,3 +120,32 @@ async def test_route_limit_overrides_the_default() -> None:
         r = await c.post("/small", json=payload)
         assert r.status_code == 413
         assert "100 bytes" in r.json()["detail"]
+
+
+async def test_invalid_json_is_a_422_naming_the_body(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/things", content=b'{"items": [', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body"
+    r = await client.post(
+        "/things", content=b'{"items": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body"
+
+
+async def test_problem_instance_masks_id_numbers() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/v1/persons/{id_number}/x")
+    async def person(id_number: str) -> None:
+        raise NotFound("No such person.")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/v1/persons/11010519491231002X/x")
+    assert r.status_code == 404
+    assert r.json()["instance"] == "/v1/persons/110105********002X/x"
+    assert "19491231" not in r.text

@@ -40,6 +40,9 @@ def test_parse_money_accepts_numbers_and_strings(raw: object, expected: Decimal)
         (True, "money amount"),
         ("", "money amount"),
         ("1e15", "too large"),
+        ("1e30", "too large"),
+        (1e24, "too large"),
+        ("1e-30", "at most two decimals"),
     ],
 )
 def test_parse_money_refuses(raw: object, message: str) -> None:

@@ -10,6 +10,7 @@ framework errors (unknown route, wrong method) into a problem document
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -139,8 +140,15 @@ def _clean_message(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
+_ID_NUMBER_IN_PATH = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
-    instance = request.url.path if request is not None else None
+    # The path may carry a resident ID number (/v1/persons/{id_number}/…): answers show it
+    # masked like everywhere else.
+    instance = (
+        _ID_NUMBER_IN_PATH.sub(r"\1********\2", request.url.path) if request is not None else None
+    )
     return JSONResponse(
         problem.to_dict(instance),
         status_code=problem.status,
@@ -152,6 +160,10 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
 def validation_problem(errors: Sequence[Mapping[str, Any]]) -> Unprocessable:
     items = []
     for err in errors:
+        if err.get("type") == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error", "decode error")
+            items.append({"field": "body", "message": f"is not valid JSON ({reason})"})
+            continue
         loc = err.get("loc", ())
         items.append({"field": field_path(loc), "message": _clean_message(str(err.get("msg")))})
     fields = ", ".join(dict.fromkeys(i["field"] for i in items))
@@ -168,8 +180,15 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(validation_problem(exc.errors()), request)
 
 
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        # A body that is not UTF-8 text is bad input like any other: 422 naming the body.
+        problem_422 = Unprocessable.field("body", "could not be read (not valid UTF-8 JSON)")
+        return problem_response(problem_422, request)
     problem = Problem(str(exc.detail), headers=exc.headers)
     problem.status = exc.status_code
     titles = {404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
@@ -183,6 +202,8 @@ async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error as problem+json, and document it so in the OpenAPI schema."""
+    _document_problem_422(app)
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
@@ -229,6 +250,29 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     ]
 }
 """Documented error responses; routes add the ones they can return to ``responses=``."""
+
+
+def _document_problem_422(app: FastAPI) -> None:
+    """FastAPI documents its validation error as ``application/json`` HTTPValidationError; the
+    API answers ``application/problem+json`` with ``errors`` — say that instead."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.get("responses") if isinstance(operation, dict) else None
+                if responses and "422" in responses:
+                    responses["422"] = PROBLEM_RESPONSES[422]
+        components = schema.get("components", {}).get("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

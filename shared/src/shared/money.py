@@ -5,7 +5,7 @@ Never a float. Input parsing accepts JSON numbers or strings with at most two de
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -19,40 +19,63 @@ def fen(value: Decimal) -> Decimal:
     return value.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-def parse_money(value: Any, *, allow_negative: bool = False) -> Decimal:
-    """Parse a money amount from a JSON number, a string or a Decimal.
+MAX_AMOUNT = Decimal("1e12")
+"""No amount of a medical bill comes near a trillion yuan; anything larger is bad input."""
 
-    Refuses floats that are not exactly representable in two decimals, more than two decimals,
-    NaN/Infinity and (unless ``allow_negative``) negative amounts. Raises ``ValueError``.
+
+def parse_decimal(
+    value: Any,
+    *,
+    places: int,
+    maximum: Decimal,
+    positive: bool = False,
+    allow_negative: bool = False,
+    what: str = "number",
+) -> Decimal:
+    """An exact Decimal from a JSON number, a string or a Decimal, with at most ``places``
+    decimals and an absolute value up to ``maximum``. Raises ``ValueError`` saying why.
+
+    Floats go through their shortest repr, so 12.3 stays 12.3 rather than its binary
+    expansion. NaN, Infinity, booleans and exponents too large to be amounts are refused.
     """
     if isinstance(value, bool) or value is None:
-        raise ValueError("must be a money amount")
+        raise ValueError(f"must be a {what}")
     if isinstance(value, float):
-        # A JSON number arrives as float when the framework parses it; go through its shortest
-        # repr so 12.3 stays 12.3 rather than 12.300000000000000710542735760100185871124267578125.
         value = repr(value)
     if isinstance(value, int):
         value = Decimal(value)
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > 32:
-            raise ValueError("must be a money amount")
+            raise ValueError(f"must be a {what}")
         try:
             value = Decimal(text)
         except InvalidOperation:
-            raise ValueError("must be a money amount") from None
+            raise ValueError(f"must be a {what}") from None
     if not isinstance(value, Decimal):
-        raise ValueError("must be a money amount")
+        raise ValueError(f"must be a {what}")
     if not value.is_finite():
-        raise ValueError("must be a finite amount")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and value != value.quantize(FEN):
-        raise ValueError("must have at most two decimals")
+        raise ValueError(f"must be a finite {what}")
+    # Size first: quantizing a huge exponent would overflow the context's precision.
+    if abs(value) > maximum:
+        raise ValueError("is too large" if maximum == MAX_AMOUNT else f"must not exceed {maximum}")
+    step = Decimal(1).scaleb(-places)
+    if value != value.quantize(step, rounding=ROUND_DOWN):
+        shown = "two" if places == 2 else str(places)
+        raise ValueError(f"must have at most {shown} decimals")
     if value < 0 and not allow_negative:
         raise ValueError("must not be negative")
-    if abs(value) >= Decimal("1e12"):
-        raise ValueError("is too large")
-    return value.quantize(FEN)
+    if positive and value <= 0:
+        raise ValueError("must be greater than zero")
+    return value.quantize(step)
+
+
+def parse_money(value: Any, *, allow_negative: bool = False) -> Decimal:
+    """A money amount: at most two decimals, below a trillion yuan, not negative unless
+    ``allow_negative``. Raises ``ValueError``."""
+    return parse_decimal(
+        value, places=2, maximum=MAX_AMOUNT, allow_negative=allow_negative, what="money amount"
+    )
 
 
 def money_str(value: Decimal) -> str:

@@ -30,19 +30,47 @@ _DB_DOWN_NAMES = frozenset(
         "ConnectionFailureError",
         "ClientCannotConnectError",
         "TooManyConnectionsError",
+        "InterfaceError",  # asyncpg: the connection is closed or in use
+        "InternalClientError",
     }
+)
+
+
+_OUTAGE_SQLSTATE_PREFIXES = (
+    "08",  # connection exception
+    "57P",  # operator intervention: admin / crash shutdown, cannot connect now
+    "53300",  # too many connections
 )
 
 
 def database_unavailable(exc: BaseException) -> bool:
     """True for errors that mean "the database cannot be reached right now", as opposed to a
-    bug or a data conflict (integrity, data and programming errors stay 500s)."""
+    bug or a data conflict (integrity, data and programming errors stay 500s).
+
+    Works on SQLAlchemy's wrapped errors and on the driver's own (asyncpg used directly):
+    by class, by SQLSTATE (classes 08 and 57P, 53300) and along the ``__cause__`` chain.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _is_outage(current):
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
+def _is_outage(exc: BaseException) -> bool:
     if isinstance(exc, PoolTimeout | OSError):
         return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
-            return True
-        return exc.orig is not None and database_unavailable(exc.orig)
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_OUTAGE_SQLSTATE_PREFIXES):
+        return True
     return any(cls.__name__ in _DB_DOWN_NAMES for cls in type(exc).__mro__)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
@@ -68,33 +67,6 @@ VisitId = Annotated[
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$",
     ),
 ]
-
-
-def parse_decimal(value: Any, *, places: int, maximum: Decimal, positive: bool) -> Decimal:
-    """A JSON number or string as an exact Decimal with at most ``places`` decimals."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError("must be a number")
-    if isinstance(value, float):
-        value = repr(value)
-    if isinstance(value, int):
-        value = Decimal(value)
-    if isinstance(value, str):
-        if not value.strip() or len(value) > 32:
-            raise ValueError("must be a number")
-        try:
-            value = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError("must be a number") from None
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise ValueError("must be a finite number")
-    step = Decimal(1).scaleb(-places)
-    if value != value.quantize(step, rounding="ROUND_DOWN"):
-        raise ValueError(f"must have at most {places} decimals")
-    if value < 0 or (positive and value == 0):
-        raise ValueError("must be greater than zero" if positive else "must not be negative")
-    if value > maximum:
-        raise ValueError(f"must not exceed {maximum}")
-    return value.quantize(step)
 
 
 class Strict(BaseModel):

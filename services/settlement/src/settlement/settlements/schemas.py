@@ -28,9 +28,8 @@ from settlement.schemas import (
     Strict,
     VisitId,
     _no_control,
-    parse_decimal,
 )
-from shared.money import Money, parse_money
+from shared.money import Money, parse_decimal, parse_money
 
 MAX_ITEMS = 2000
 """Fee items per bill; a discharge with more is split by the HIS (the critical-illness fund is
