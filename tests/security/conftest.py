@@ -57,7 +57,12 @@ async def registry(database_factory: DatabaseFactory) -> AsyncIterator[Service]:
 async def settlement(database_factory: DatabaseFactory) -> AsyncIterator[Settlement]:
     url = database(database_factory, "security_settlement")
     patients = make_patients(20, seed=3, start=700_000, unregistered_share=0.0)
-    app = settlement_app(url, patients, SETTLEMENT_MAX_BODY_BYTES=str(MAX_BODY))
+    app = settlement_app(
+        url,
+        patients,
+        SETTLEMENT_MAX_BODY_BYTES=str(MAX_BODY),
+        SETTLEMENT_MAX_RECONCILIATION_BYTES=str(MAX_BODY),
+    )
     async for client in _serve(app):
         keys = {}
         for code in ("HA0001", "HB0002"):

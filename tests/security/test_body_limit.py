@@ -3,13 +3,15 @@ JSON, so any answer but 413 would show it was read and parsed."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.security.conftest import MAX_BODY, Service
-from tests.support.apps import REGISTRY_ADMIN_TOKEN, fill_path, iter_routes
+from tests.support.apps import REGISTRY_ADMIN_TOKEN, fill_path, iter_routes, migrate
 
 
 def post_routes(app: Any) -> list[str]:
@@ -56,3 +58,34 @@ async def test_oversized_body_is_refused_before_parsing(
             assert "problem+json" in response.headers["content-type"]
     refused = {path: code for path, code in answers.items() if code != 413}
     assert not refused, refused
+
+
+async def test_routes_with_their_own_limit_still_refuse_past_it(database_factory) -> None:
+    """Reconciliation files may be larger than an ordinary request, up to their own limit."""
+    from settlement.app import create_app
+    from settlement.config import Settings
+
+    url = database_factory("sqlite", "limits")
+    await asyncio.to_thread(migrate, "settlement", url)
+    settings = Settings(
+        env="dev",
+        database_url=url,
+        max_body_bytes=1024,
+        max_reconciliation_bytes=8 * 1024,
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer wrong-key"}
+        medium = b"{" + b"x" * 4096
+        large = b"{" + b"x" * 9000
+        detail = "/v1/reconciliations/detail"
+        # Past the default limit but within its own: read, then refused for the token.
+        assert (await client.post(detail, content=medium, headers=headers)).status_code == 401
+        assert (await client.post(detail, content=large, headers=headers)).status_code == 413
+        assert (
+            await client.post("/v1/settlements", content=medium, headers=headers)
+        ).status_code == 413
