@@ -12,6 +12,7 @@ from registry.auth import TokenBook
 from registry.config import Settings
 from registry.households.router import router as households_router
 from registry.imports.router import router as imports_router
+from registry.persons.eligibility import open_lookup
 from registry.persons.router import router as persons_router
 from registry.statuses.router import router as statuses_router
 from shared.apidocs import install_local_docs
@@ -41,14 +42,19 @@ read token only reads. Errors are `application/problem+json`. ID numbers are sho
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the database engine for the app's life; close it on shutdown."""
+    """Open the database engine and the eligibility lookup for the app's life; close them on
+    shutdown."""
     settings: Settings = app.state.settings
     engine = make_engine(settings.database_url)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     observe_db_pool(app, engine)
     try:
-        yield
+        app.state.eligibility = await open_lookup(engine)
+        try:
+            yield
+        finally:
+            await app.state.eligibility.close()
     finally:
         await engine.dispose()
 

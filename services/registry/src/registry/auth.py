@@ -1,7 +1,9 @@
-"""Who is calling: bearer tokens resolved to an identity, compared in constant time.
+"""Who is calling: bearer tokens resolved to an identity.
 
 The admin token (identity ``admin``) may read and write; read tokens (identity: their label,
-e.g. ``settlement``) may only read.
+e.g. ``settlement``) may only read. The configured tokens are kept only as SHA-256 digests;
+a presented token is hashed and looked up, so the work per request is the same whichever
+token (if any) it matches, and a comparison of digests tells nothing about the token.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from registry.config import ADMIN_IDENTITY, Settings
-from shared.security import secrets_equal
+from shared.security import hash_secret
 
 
 @dataclass(frozen=True)
@@ -28,16 +30,15 @@ class Actor:
 
 class TokenBook:
     def __init__(self, settings: Settings) -> None:
-        self._admin = settings.admin_token or None
-        self._read = [(item.label, item.token) for item in settings.parsed_read_tokens()]
+        callers: dict[str, Caller] = {}
+        # Read tokens first, so a read token equal to the admin token (refused outside dev)
+        # still resolves to the admin, as it always has.
+        for item in settings.parsed_read_tokens():
+            callers.setdefault(hash_secret(item.token), Caller(item.label, can_write=False))
+        if settings.admin_token:
+            callers[hash_secret(settings.admin_token)] = Caller(ADMIN_IDENTITY, can_write=True)
+        self._callers = callers
 
     def identify(self, token: str) -> Caller | None:
-        """The caller a token belongs to, or None. Every known token is compared, each in
-        constant time, so the answer's timing says nothing about which one matched."""
-        found: Caller | None = None
-        if self._admin is not None and secrets_equal(token, self._admin):
-            found = Caller(ADMIN_IDENTITY, can_write=True)
-        for label, candidate in self._read:
-            if secrets_equal(token, candidate) and found is None:
-                found = Caller(label, can_write=False)
-        return found
+        """The caller a token belongs to, or None: one hash and one lookup of the digest."""
+        return self._callers.get(hash_secret(token))

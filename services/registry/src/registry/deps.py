@@ -24,7 +24,8 @@ _bearer = HTTPBearer(
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: FastAPI would run a plain function in a worker thread on every request.
     settings: Settings = request.app.state.settings
     return settings
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Date, Select, String, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import households, persons, status_periods
@@ -53,12 +54,11 @@ async def members_of(session: AsyncSession, household_id: int) -> list[PersonRow
     return [PersonRow(*row) for row in result]
 
 
-async def person_with_categories(
-    session: AsyncSession, id_number: str, on: date
-) -> tuple[PersonRow, list[str]] | None:
-    """The person and the categories active on ``on`` (their own and their household's,
-    sorted, each once), in one query; None when the person is not registered."""
-    active = and_(
+def _active_on(on: Any) -> ColumnElement[bool]:
+    """The eligibility rule: a period applies to a person when it is their own or a
+    household-level one of their household (``person_id`` empty), and it is active on ``on``
+    (``effective_from <= on <= effective_to``, an empty ``effective_to`` being open)."""
+    return and_(
         or_(
             status_periods.c.person_id == persons.c.id,
             and_(
@@ -69,14 +69,44 @@ async def person_with_categories(
         status_periods.c.effective_from <= on,
         or_(status_periods.c.effective_to.is_(None), status_periods.c.effective_to >= on),
     )
-    result = await session.execute(
-        select(*_COLUMNS, status_periods.c.category)
-        .join(households, households.c.id == persons.c.household_id)
-        .outerjoin(status_periods, active)
-        .where(persons.c.id_number == id_number)
+
+
+ELIGIBILITY: Select[tuple[str, str, str, str, str | None]] = (
+    select(
+        persons.c.id_number,
+        persons.c.name,
+        households.c.household_code,
+        households.c.region_code,
+        status_periods.c.category,
     )
-    rows = result.all()
+    .join(households, households.c.id == persons.c.household_id)
+    .outerjoin(status_periods, _active_on(bindparam("on", type_=Date)))
+    .where(persons.c.id_number == bindparam("id_number", type_=String))
+)
+"""The person and one row per period active on ``:on`` (one row with an empty category when
+none is), in one statement served by indexes: ``uq_persons_id_number``, ``pk_households`` and
+the two partial unique indexes of ``status_periods`` (person / household, leading column the
+owner's id). Bind parameters: ``id_number``, ``on``. Every backend runs this statement:
+SQLite through SQLAlchemy, PostgreSQL compiled once for asyncpg
+(:mod:`registry.persons.eligibility`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityRow:
+    id_number: str
+    name: str
+    household_code: str
+    region_code: str
+    categories: list[str]
+    """Active on the date, sorted, each once."""
+
+
+def eligibility_row(rows: Sequence[Sequence[Any]]) -> EligibilityRow | None:
+    """Fold the rows of :data:`ELIGIBILITY` into the person and their categories; None when
+    the person is not registered (no row)."""
     if not rows:
         return None
-    person = PersonRow(*rows[0][: len(_COLUMNS)])
-    return person, sorted({row[-1] for row in rows if row[-1] is not None})
+    first = rows[0]
+    found = {row[4] for row in rows if row[4] is not None}
+    categories = sorted(found) if len(found) > 1 else list(found)
+    return EligibilityRow(first[0], first[1], first[2], first[3], categories)
