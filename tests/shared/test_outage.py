@@ -73,3 +73,27 @@ async def test_handler_answers_503_for_an_outage_and_500_for_a_bug() -> None:
         assert r.headers["content-type"] == "application/problem+json"
         r = await client.get("/bug")
         assert r.status_code == 500
+
+
+async def test_unwrapped_driver_outage_is_a_503_behind_the_observability_middleware() -> None:
+    from shared.observability import install_observability
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_outage_handlers(app, service="demo")
+
+    async def ready() -> dict[str, str]:
+        return {}
+
+    install_observability(app, service="demo", readiness=ready)
+
+    @app.get("/down")
+    async def down() -> None:
+        raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/down")
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers.get("x-request-id")

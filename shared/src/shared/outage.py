@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -89,6 +90,16 @@ def install_outage_handlers(app: FastAPI, *, service: str) -> None:
             problem = Problem("An unexpected error occurred.")
         return problem_response(problem, request)
 
-    # Exception too: a driver's own connection errors can surface unwrapped.
-    for kind in (DBAPIError, PoolTimeout, OSError, Exception):
+    # The driver's own errors are named too: a handler for plain ``Exception`` runs outside
+    # the app's middleware (after the response is already a 500), so it is only the last
+    # resort for bugs.
+    for kind in (
+        DBAPIError,
+        PoolTimeout,
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,
+        Exception,
+    ):
         app.add_exception_handler(kind, handler)
