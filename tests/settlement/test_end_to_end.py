@@ -285,7 +285,10 @@ async def test_the_his_journey_against_real_processes(stack: Stack) -> None:
             f"{s}/v1/settlements", json=body, headers={**mine, "Idempotency-Key": "e2e-1"}
         )
         assert replay.status_code == 200
-        # The settlement service itself stays ready.
-        assert (await http.get(f"{s}/readyz")).status_code == 200
+        # Alive, but not ready: a settle cannot succeed without the registry.
+        assert (await http.get(f"{s}/healthz")).status_code == 200
+        ready = await http.get(f"{s}/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["registry"].startswith("failed")
     assert stack.settlement.popen.poll() is None
     await asyncio.sleep(0)

@@ -20,8 +20,10 @@ from settlement.hospitals.router import router as hospitals_router
 from settlement.hospitals.service import HospitalAuth
 from settlement.reconciliation.router import router as reconciliation_router
 from settlement.registry_client import RegistryClient
+from settlement.registry_client.transport import KeepAliveTransport
 from settlement.reports.router import router as reports_router
 from settlement.settlements.router import router as settlements_router
+from settlement.settlements.store import Store, open_store
 from settlement.simulation.router import router as simulation_router
 from shared.apidocs import install_local_docs
 from shared.errors import (
@@ -74,11 +76,12 @@ def create_app(
         register_secrets(settings.admin_token, settings.registry_token)
         db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
         observe_db_pool(app, db.engine)
+        store: Store | None = None
         try:
+            store = await open_store(db, settings.database_url, max_size=2 * settings.db_pool_size)
             async with httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 follow_redirects=False,
-                transport=registry_transport,
+                transport=registry_transport or KeepAliveTransport(),
             ) as http:
                 registry = RegistryClient(
                     http,
@@ -91,12 +94,15 @@ def create_app(
                 app.state.ctx = AppContext(
                     settings=settings,
                     db=db,
+                    store=store,
                     registry=registry,
                     policies=policies,
                     hospitals=HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s),
                 )
                 yield
         finally:
+            if store is not None:
+                await store.close()
             await db.dispose()
 
     app = FastAPI(

@@ -9,12 +9,15 @@ from settlement.database import Database
 from settlement.engine import PolicySet
 from settlement.hospitals.service import HospitalAuth
 from settlement.registry_client import RegistryClient
+from settlement.settlements.store import Store
 
 
 @dataclass
 class AppContext:
     settings: Settings
     db: Database
+    store: Store
+    """Where settle and revoke transactions are written (asyncpg on PostgreSQL)."""
     registry: RegistryClient
     policies: PolicySet
     hospitals: HospitalAuth

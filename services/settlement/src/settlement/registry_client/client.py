@@ -64,9 +64,12 @@ class RegistryClient:
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
-        self._token = token
         self._ttl_s = ttl_s
-        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0))
+        # Built once: every call reuses the timeouts and the constant headers.
+        self._timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)).as_dict()
+        self._headers = {"Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
         self._retry_after_s = retry_after_s
         self._max_entries = max_entries
         self._clock = clock
@@ -84,6 +87,7 @@ class RegistryClient:
         if cached is not None:
             expires, value = cached
             if self._clock() < expires:
+                self._cache.move_to_end(key)  # least recently used leaves first
                 return value
             del self._cache[key]
         # Concurrent asks for the same person and date share one request.
@@ -129,20 +133,22 @@ class RegistryClient:
             self._cache.popitem(last=False)
 
     async def _fetch(self, id_number: str, on: date, request_id: str | None) -> Eligibility | None:
-        url = f"{self._base_url}/v1/persons/{id_number}/eligibility"
-        headers = {"Accept": "application/json"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
+        headers = self._headers
         if request_id:
-            headers["X-Request-ID"] = request_id
+            headers = {**headers, "X-Request-ID": request_id}
+        # An ID number is 17 digits and a digit or X, a date is YYYY-MM-DD: nothing to escape.
+        request = httpx.Request(
+            "GET",
+            f"{self._base_url}/v1/persons/{id_number}/eligibility?on={on.isoformat()}",
+            headers=headers,
+            extensions={"timeout": self._timeout},
+        )
         masked = mask_id_number(id_number)
         response: httpx.Response | None = None
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                response = await self._http.get(
-                    url, params={"on": on.isoformat()}, headers=headers, timeout=self._timeout
-                )
+                response = await self._http.send(request)
                 break
             except self._RETRYABLE as exc:
                 record_registry_call("unavailable", time.perf_counter() - started)

@@ -1,5 +1,5 @@
-"""Bill rows: Core statements only (the settle path makes few round trips and no ORM
-objects)."""
+"""Bill rows: Core statements (reads, and the SQLite back-end of
+:mod:`settlement.settlements.store`)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,15 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    Numeric,
-    Select,
-    String,
-    Text,
-    and_,
-    bindparam,
-    exists,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from settlement.accumulators.models import Accumulator
-from settlement.audit.models import AuditRecord
 from settlement.database import AnyRow, table_of
 from settlement.settlements.models import SETTLED, BillFundRow, BillRow
 
 bills = table_of(BillRow)
 bill_funds = table_of(BillFundRow)
-accumulators = table_of(Accumulator)
-audit_log = table_of(AuditRecord)
 
 _FUND_COLUMNS = (
     bill_funds.c.setl_id,
@@ -60,108 +39,6 @@ async def insert_bill(conn: AsyncConnection, values: dict[str, Any]) -> bool:
     """Insert unless the idempotency key or a settled bill of the visit is already there
     (``False`` then, and nothing written)."""
     result = await conn.execute(_INSERT_BILL[conn.dialect.name], values)
-    return result.first() is not None
-
-
-_FUND_FIELDS = (
-    ("seq", Integer()),
-    ("fund_pay_type", String()),
-    ("fund_pay_type_name", String()),
-    ("setlinfo_field", String()),
-    ("inscp_scp_amt", Numeric(14, 2)),
-    ("crt_payb_lmt_amt", Numeric(14, 2)),
-    ("fund_payamt", Numeric(14, 2)),
-    ("setl_proc_info", Text()),
-)
-
-
-def _settlement_statement() -> Select[tuple[str]]:
-    """PostgreSQL: the bill, its fund rows, the moved running totals and the audit record in
-    one statement (data-modifying CTEs), so a settle is lock → write → commit. The fund rows
-    come as one array per column (``unnest``), so the statement is the same for any number
-    of rows and SQLAlchemy compiles it once. Only the bill's ``ON CONFLICT DO NOTHING``
-    decides: on a duplicate no CTE writes a row."""
-    bill = (
-        postgresql.insert(bills)
-        .values({c.name: bindparam(f"b_{c.name}", type_=c.type) for c in bills.columns})
-        .on_conflict_do_nothing()
-        .returning(bills.c.setl_id)
-        .cte("new_bill")
-    )
-    rows = (
-        func.unnest(*(bindparam(f"f_{n}", type_=ARRAY(t)) for n, t in _FUND_FIELDS))
-        .table_valued(*(name for name, _ in _FUND_FIELDS))
-        .render_derived(name="f")
-    )
-    new_funds = (
-        insert(bill_funds)
-        .from_select(
-            ["setl_id", *(name for name, _ in _FUND_FIELDS)],
-            select(bill.c.setl_id, *(rows.c[name] for name, _ in _FUND_FIELDS))
-            .select_from(bill)
-            .join(rows, true()),
-        )
-        .cte("new_funds")
-    )
-    moved_totals = (
-        update(accumulators)
-        .where(
-            accumulators.c.id_number == bindparam("acc_person"),
-            accumulators.c.year == bindparam("acc_y"),
-            exists(select(bill.c.setl_id)),
-        )
-        .values(
-            totals=bindparam("acc_totals"),
-            bills=accumulators.c.bills + 1,
-            updated_at=bindparam("acc_now", type_=accumulators.c.updated_at.type),
-        )
-        .cte("moved_totals")
-    )
-    audit = (
-        insert(audit_log)
-        .from_select(
-            ["at", "actor", "action", "subject", "request_id", "detail"],
-            select(
-                bindparam("a_at", type_=audit_log.c.at.type),
-                bindparam("a_actor", type_=String()),
-                literal("settle", String()),
-                bill.c.setl_id,
-                bindparam("a_request_id", type_=String()),
-                bindparam("a_detail", type_=Text()),
-            ).select_from(bill),
-        )
-        .cte("audit")
-    )
-    return select(bill.c.setl_id).add_cte(new_funds, moved_totals, audit)
-
-
-_SETTLEMENT_PG = _settlement_statement()
-
-
-async def write_settlement_pg(
-    conn: AsyncConnection,
-    bill: dict[str, Any],
-    funds: Sequence[dict[str, Any]],
-    *,
-    totals_json: str,
-    audit: dict[str, Any],
-) -> bool:
-    """The whole settle write in one round trip (PostgreSQL); ``False`` when the idempotency
-    key or a settled bill of the visit is already there (nothing written)."""
-    params: dict[str, Any] = {f"b_{k}": v for k, v in bill.items()}
-    for name, _ in _FUND_FIELDS:
-        params[f"f_{name}"] = [row[name] for row in funds]
-    params.update(
-        acc_person=bill["id_number"],
-        acc_y=bill["acc_year"],
-        acc_totals=totals_json,
-        acc_now=audit["at"],
-        a_at=audit["at"],
-        a_actor=audit["actor"],
-        a_request_id=audit["request_id"],
-        a_detail=audit["detail"],
-    )
-    result = await conn.execute(_SETTLEMENT_PG, params)
     return result.first() is not None
 
 

@@ -26,9 +26,9 @@ from pydantic import TypeAdapter
 from settlement.accumulators import repository as accumulators
 from settlement.accumulators.repository import AdmissionFacts
 from settlement.admissions import repository as admissions
-from settlement.audit.repository import append, append_row, audit_row
+from settlement.audit.repository import audit_row
 from settlement.context import AppContext
-from settlement.database import AnyRow, dump_json, dump_totals, load_totals, utcnow
+from settlement.database import dump_json, load_totals, utcnow
 from settlement.engine import (
     TEMPORARY_ASSISTANCE_KEY,
     Bill,
@@ -263,7 +263,8 @@ def bill_from_engine(
     )
 
 
-def bill_from_row(row: AnyRow, funds: Sequence[AnyRow], hospital_code: str) -> BillOut:
+def bill_from_row(row: Any, funds: Sequence[Any], hospital_code: str) -> BillOut:
+    """A stored bill (a SQLAlchemy row or a store's record: columns as attributes)."""
     return BillOut(
         setl_id=row.setl_id,
         status=row.status,
@@ -407,10 +408,9 @@ async def _settle_once(
     id_number = req.patient.id_number
     bill_date = req.visit.bill_date
     year = bill_date.year
-    async with ctx.db.write() as conn:
+    async with ctx.store.transaction() as tx:
         # One round trip: lock the person-year row, see the admission record, open grants.
-        totals, has_grant, admission = await accumulators.lock_for_settle(
-            conn,
+        totals, has_grant, admission = await tx.lock_for_settle(
             id_number,
             year,
             grants_on=bill_date,
@@ -419,7 +419,7 @@ async def _settle_once(
         )
         elig = choose_eligibility(admission, registry, req.patient, req.visit)
         aid_class = policy.aid_class_for(elig.categories)
-        open_grants = await grants.lock_open(conn, id_number, bill_date) if has_grant else []
+        open_grants = await tx.lock_open_grants(id_number, bill_date) if has_grant else []
         balance = sum((b for _, b in open_grants), Decimal(0))
         bill = _compute(policy, hospital, req, aid_class, totals, balance)
         now = utcnow()
@@ -457,7 +457,6 @@ async def _settle_once(
         }
         fund_rows = [
             {
-                "setl_id": setl_id,
                 "seq": seq,
                 "fund_pay_type": d.fund_pay_type,
                 "fund_pay_type_name": d.fund_pay_type_name,
@@ -471,7 +470,6 @@ async def _settle_once(
         ]
         drawn = bill.deltas.get(TEMPORARY_ASSISTANCE_KEY, Decimal(0))
         uses = grants.split(drawn, open_grants) if drawn > 0 else []
-        new_totals = apply_deltas(totals, bill.deltas)
         audit = audit_row(
             actor=f"hospital:{hospital.code}",
             action="settle",
@@ -488,20 +486,15 @@ async def _settle_once(
                 "grants": [[gid, taken] for gid, taken in uses],
             },
         )
-        if conn.dialect.name == "postgresql":
-            written = await repository.write_settlement_pg(
-                conn, values, fund_rows, totals_json=dump_totals(new_totals), audit=audit
-            )
-            if not written:
-                raise _Duplicate
-        else:
-            if not await repository.insert_bill(conn, values):
-                raise _Duplicate
-            await repository.insert_funds(conn, fund_rows)
-            await accumulators.store(conn, id_number, year, new_totals, 1)
-            await append_row(conn, audit)
-        if uses:
-            await grants.draw(conn, setl_id, uses)
+        written = await tx.write_settlement(
+            values,
+            fund_rows,
+            totals=apply_deltas(totals, bill.deltas),
+            audit=audit,
+            uses=uses,
+        )
+        if not written:
+            raise _Duplicate
     return bill_from_engine(
         bill, req=req, hospital=hospital, elig=elig, setl_id=setl_id, setl_time=now
     )
@@ -551,36 +544,42 @@ async def revoke(
     """Mark the bill revoked, take its amounts back out of the running totals and give back
     what it drew from grants, in one transaction. Revoking a revoked bill changes nothing."""
     newly_revoked = False
-    async with ctx.db.write() as conn:
-        head = await repository.get(conn, setl_id, hospital.id)
+    async with ctx.store.transaction() as tx:
+        head = await tx.bill(setl_id, hospital.id)
         if head is None:
             raise NotFound(f"No bill {setl_id} at this hospital.")
         if head.status == SETTLED:
-            totals, _ = await accumulators.lock(conn, head.id_number, head.acc_year)
-            row = await repository.get(conn, setl_id, hospital.id, for_update=True)
+            totals = await tx.lock_totals(head.id_number, head.acc_year)
+            row = await tx.bill(setl_id, hospital.id, for_update=True)
             assert row is not None
             if row.status == SETTLED:  # not revoked by a concurrent request meanwhile
                 now = utcnow()
-                deltas = load_totals(row.deltas)
-                await repository.mark_revoked(conn, setl_id, now)
+                returned = await tx.write_revocation(
+                    setl_id,
+                    now,
+                    id_number=row.id_number,
+                    year=row.acc_year,
+                    totals=apply_deltas(totals, load_totals(row.deltas), -1),
+                )
                 newly_revoked = True
-                returned = await grants.give_back(conn, setl_id)
-                await accumulators.store(
-                    conn, row.id_number, row.acc_year, apply_deltas(totals, deltas, -1), -1
+                await tx.append_audit(
+                    audit_row(
+                        actor=f"hospital:{hospital.code}",
+                        action="revoke",
+                        subject=setl_id,
+                        request_id=request_id,
+                        detail={
+                            "visit_id": row.visit_id,
+                            "reason": reason,
+                            "grants": [[gid, amount] for gid, amount in returned],
+                        },
+                    )
                 )
-                await append(
-                    conn,
-                    actor=f"hospital:{hospital.code}",
-                    action="revoke",
-                    subject=setl_id,
-                    request_id=request_id,
-                    detail={
-                        "visit_id": row.visit_id,
-                        "reason": reason,
-                        "grants": [[gid, amount] for gid, amount in returned],
-                    },
-                )
-        bill = await _load(conn, setl_id, hospital)
+                row = await tx.bill(setl_id, hospital.id)
+                assert row is not None
+        else:
+            row = head
+        bill = bill_from_row(row, await tx.funds(setl_id), hospital.code)
     assert bill.status == REVOKED
     if newly_revoked:
         record_revoke([(d.fund_pay_type, d.fund_payamt) for d in bill.setldetail])
