@@ -5,15 +5,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import DateTime, Table, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from shared.db import UtcDateTime as UtcDateTime  # re-exported for the models
 from shared.db import new_metadata, run_migrations, session_scope
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -29,29 +28,6 @@ metadata = Base.metadata
 def table_of(model: type[SQLModel]) -> Table:
     """The Core ``Table`` of a SQLModel table class, for set-based statements."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on both backends (SQLite stores it naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamps must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # pragma: no cover - SQLite without type detection
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 transaction = asynccontextmanager(session_scope)

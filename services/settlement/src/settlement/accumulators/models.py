@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text
 from sqlmodel import Field
 
-from settlement.database import Base, UTCDateTime
+from settlement.database import Base, UtcDateTime
 
 
 class Accumulator(Base, table=True):
@@ -21,4 +21,4 @@ class Accumulator(Base, table=True):
     year: int = Field(primary_key=True)
     totals: str = Field(sa_column=Column(Text, nullable=False))
     bills: int = 0
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

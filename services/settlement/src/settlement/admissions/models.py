@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field
 
-from settlement.database import Base, UTCDateTime
+from settlement.database import Base, UtcDateTime
 
 
 class Admission(Base, table=True):
@@ -29,5 +29,5 @@ class Admission(Base, table=True):
     aid_class: str = Field(max_length=16)
     policy_version: str = Field(max_length=32)
     deposit_free: bool
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     request_id: str | None = Field(default=None, max_length=128)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Integer, Text
 from sqlmodel import Field
 
-from settlement.database import Base, UTCDateTime
+from settlement.database import Base, UtcDateTime
 
 
 class AuditRecord(Base, table=True):
@@ -21,7 +21,7 @@ class AuditRecord(Base, table=True):
             BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
         ),
     )
-    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False, index=True))
     actor: str = Field(max_length=64)
     action: str = Field(max_length=32)
     subject: str = Field(max_length=64, index=True)

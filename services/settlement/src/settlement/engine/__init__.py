@@ -25,6 +25,7 @@ from .compute import TEMPORARY_ASSISTANCE_KEY, apply_deltas, compute, remaining_
 from .errors import BillInputError, EngineError, NoPolicyInForce, PolicyError
 from .policy import Policy, PolicySet, default_policy_dir, load_policy, load_policy_file
 from .types import (
+    SETLINFO_FIELDS,
     AidClass,
     Bill,
     Category,
@@ -36,6 +37,7 @@ from .types import (
 )
 
 __all__ = [
+    "SETLINFO_FIELDS",
     "TEMPORARY_ASSISTANCE_KEY",
     "AidClass",
     "Bill",

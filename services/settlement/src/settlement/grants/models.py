@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field
 
-from settlement.database import Base, MoneyType, UTCDateTime
+from settlement.database import Base, MoneyType, UtcDateTime
 
 
 class Grant(Base, table=True):
@@ -27,7 +27,7 @@ class Grant(Base, table=True):
     valid_from: date
     valid_to: date
     reference: str = Field(max_length=64)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     created_by: str = Field(max_length=64)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field
 
-from settlement.database import Base, UTCDateTime
+from settlement.database import Base, UtcDateTime
 
 
 class Hospital(Base, table=True):
@@ -24,4 +24,4 @@ class Hospital(Base, table=True):
     level: int
     region_code: str = Field(max_length=12)
     api_key_hash: str = Field(max_length=64)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
 from sqlmodel import Field
 
-from settlement.database import Base, MoneyType, UTCDateTime
+from settlement.database import Base, MoneyType, UtcDateTime
 
 SUMMARY = "summary"
 DETAIL = "detail"
@@ -39,7 +39,7 @@ class Reconciliation(Base, table=True):
     mismatch_count: int
     totals: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     counts: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     actor: str = Field(max_length=64)
     request_id: str | None = Field(default=None, max_length=128)
 

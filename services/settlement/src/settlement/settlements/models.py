@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from settlement.database import Base, MoneyType, UTCDateTime
+from settlement.database import Base, MoneyType, UtcDateTime
 
 SETTLED = "settled"
 REVOKED = "revoked"
@@ -69,9 +69,9 @@ class BillRow(Base, table=True):
     admitted_on: date
     discharged_on: date
     acc_year: int
-    setl_time: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    setl_time: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     setl_date: date
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     policy_version: str = Field(max_length=32)
     hospital_level: int
     aid_class: str = Field(max_length=16)

@@ -30,6 +30,7 @@ from settlement.audit.repository import audit_row
 from settlement.context import AppContext
 from settlement.database import dump_json, load_totals, utcnow
 from settlement.engine import (
+    SETLINFO_FIELDS,
     TEMPORARY_ASSISTANCE_KEY,
     Bill,
     BillInputError,
@@ -57,21 +58,6 @@ from shared.idnumber import mask_id_number
 from shared.observability import record_revoke, record_settlement
 
 log = logging.getLogger("settlement.settlements")
-
-SETLINFO_AMOUNTS = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "oth_pay",
-    "fund_pay_sumamt",
-    "psn_cash_pay",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +286,7 @@ def bill_from_row(row: Any, funds: Sequence[Any], hospital_code: str) -> BillOut
             for f in funds
         ],
         trace=json.loads(row.trace),
-        **{name: getattr(row, name) for name in SETLINFO_AMOUNTS},
+        **{name: getattr(row, name) for name in SETLINFO_FIELDS},
     )
 
 
