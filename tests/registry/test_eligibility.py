@@ -1,9 +1,10 @@
 """GET eligibility, person and household over both backends: dates before, inside and after a
-period, household-level categories, an exited household, and bad input."""
+period, household-level categories, an exited household, the span of each answer
+(``valid_from`` / ``valid_to``), and bad input."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -15,6 +16,7 @@ SPOUSE = person_id(12)
 CHILD = person_id(13)
 EXITED = person_id(21, born=date(1970, 7, 21))
 EXITED_SPOUSE = person_id(22, born=date(1972, 12, 3))
+NO_STATUS = person_id(31)
 
 ROWS = [
     # Household H1: registered poor (household-level) with an illness period on the head.
@@ -26,6 +28,8 @@ ROWS = [
     ("H2", "370305", EXITED, "孙立新", "户主", "registered_poor", "2016-01-01", "2020-12-31"),
     ("H2", "370305", EXITED, "孙立新", "户主", "dibao", "2017-01-01", "2021-06-30"),
     ("H2", "370305", EXITED_SPOUSE, "周丽", "配偶", "", "", ""),
+    # Household H3: registered, never any category.
+    ("H3", "370305", NO_STATUS, "王五", "户主", "", "", ""),
 ]
 
 
@@ -77,6 +81,74 @@ async def test_an_exited_household(seeded) -> None:
     assert response.json()["categories"] == []  # today: still registered, no category
 
 
+async def answer(client, id_number: str, on: str) -> tuple[list[str], str | None, str | None]:
+    response = await client.get(
+        f"/v1/persons/{id_number}/eligibility", params={"on": on}, headers=READER
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return list(body["categories"]), body["valid_from"], body["valid_to"]
+
+
+@pytest.mark.parametrize(
+    ("id_number", "on", "expected"),
+    [
+        # Before, inside and after the head's own illness period, on the household's period.
+        (HEAD, "2016-02-29", ([], None, "2016-02-29")),
+        (HEAD, "2016-03-01", (["registered_poor"], "2016-03-01", "2021-06-30")),
+        (HEAD, "2021-06-30", (["registered_poor"], "2016-03-01", "2021-06-30")),
+        (HEAD, "2021-07-01", (["illness_poverty", "registered_poor"], "2021-07-01", "2023-06-30")),
+        (HEAD, "2022-03-15", (["illness_poverty", "registered_poor"], "2021-07-01", "2023-06-30")),
+        (HEAD, "2023-07-01", (["registered_poor"], "2023-07-01", None)),
+        (HEAD, "2030-01-01", (["registered_poor"], "2023-07-01", None)),
+        # Household-level periods only: the head's own period is not the child's boundary.
+        (CHILD, "2010-01-01", ([], None, "2016-02-29")),
+        (CHILD, "2022-03-15", (["registered_poor"], "2016-03-01", None)),
+        (SPOUSE, "2017-01-01", (["registered_poor"], "2016-03-01", "2018-04-30")),
+        # The exited household, as seen by a member without periods of their own.
+        (EXITED_SPOUSE, "2015-12-31", ([], None, "2015-12-31")),
+        (EXITED_SPOUSE, "2016-06-01", (["registered_poor"], "2016-01-01", "2016-12-31")),
+        (EXITED_SPOUSE, "2019-06-01", (["dibao", "registered_poor"], "2017-01-01", "2020-12-31")),
+        (EXITED_SPOUSE, "2021-03-01", (["dibao"], "2021-01-01", "2021-06-30")),
+        (EXITED_SPOUSE, "2021-07-01", ([], "2021-07-01", None)),
+        (EXITED, "2040-01-01", ([], "2021-07-01", None)),
+        # No period at all: the same answer on every date.
+        (NO_STATUS, "2022-03-15", ([], None, None)),
+    ],
+)
+async def test_span_of_the_answer(seeded, id_number, on, expected) -> None:
+    assert await answer(seeded, id_number, on) == expected
+
+
+async def test_the_same_answer_holds_over_the_whole_span(seeded) -> None:
+    """Around every boundary, the answer on either end of a date's span is that date's."""
+    boundaries = [
+        "2016-01-01", "2016-03-01", "2017-01-01", "2018-05-01", "2021-01-01", "2021-07-01",
+        "2023-07-01",
+    ]  # fmt: skip
+    days = set()
+    for boundary in boundaries:
+        day = date.fromisoformat(boundary)
+        days |= {day - timedelta(days=1), day, day + timedelta(days=1)}
+    for id_number in (HEAD, SPOUSE, CHILD, EXITED):
+        for day in sorted(days):
+            got = await answer(seeded, id_number, day.isoformat())
+            _, valid_from, valid_to = got
+            for end in (valid_from, valid_to):
+                if end is not None:
+                    assert await answer(seeded, id_number, end) == got, (id_number, day, end)
+            if valid_from is not None:
+                before = date.fromisoformat(valid_from) - timedelta(days=1)
+                assert (await answer(seeded, id_number, before.isoformat()))[2] == (
+                    before.isoformat()
+                )
+            if valid_to is not None:
+                after = date.fromisoformat(valid_to) + timedelta(days=1)
+                assert (await answer(seeded, id_number, after.isoformat()))[1] == (
+                    after.isoformat()
+                )
+
+
 async def test_eligibility_answer_shape(seeded, settings) -> None:
     response = await seeded.get(f"/v1/persons/{SPOUSE.lower()}/eligibility", headers=READER)
     assert response.status_code == 200
@@ -88,6 +160,8 @@ async def test_eligibility_answer_shape(seeded, settings) -> None:
         "categories": ["poor_disabled", "registered_poor"],
         "registered": True,
         "on": settings.today().isoformat(),
+        "valid_from": "2018-05-01",
+        "valid_to": None,
     }
     assert SPOUSE not in response.text
 

@@ -113,6 +113,9 @@ class FakeRegistry:
                 "categories": self.persons[id_number],
                 "registered": True,
                 "on": on,
+                # The categories are the person's on every date: an open span.
+                "valid_from": None,
+                "valid_to": None,
             },
         )
 

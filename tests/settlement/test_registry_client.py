@@ -1,4 +1,5 @@
-"""The registry client against a respx-mocked registry: answers, 404, failures, retry, cache."""
+"""The registry client against a respx-mocked registry: answers, 404, failures, retry, and the
+per-person cache (an answer serves every date inside its span until the TTL expires)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ ANSWER = {
     "categories": ["registered_poor", "dibao"],
     "registered": True,
     "on": "2026-03-02",
+    "valid_from": "2026-01-01",
+    "valid_to": "2026-06-30",
 }
 
 
@@ -131,24 +134,73 @@ async def test_two_connection_errors_are_unavailable(mock: respx.MockRouter) -> 
 
 async def test_answers_are_cached_for_the_ttl(mock: respx.MockRouter) -> None:
     route = mock.get(URL).respond(200, json=ANSWER)
-    missing = mock.get(f"{BASE}/v1/persons/11010519491231002X/eligibility").respond(404)
     clock = Clock()
     async with httpx.AsyncClient() as http:
         registry = client(http, clock, ttl_s=60)
         await registry.eligibility(PERSON, ON)
         await registry.eligibility(PERSON, ON)
         assert route.call_count == 1
-        await registry.eligibility(PERSON, date(2026, 3, 3))  # another date: another question
-        assert route.call_count == 2
-        assert await registry.eligibility("11010519491231002X", ON) is None
-        assert await registry.eligibility("11010519491231002X", ON) is None
-        assert missing.call_count == 1  # "not registered" is cached too
         clock.now += 59
         await registry.eligibility(PERSON, ON)
-        assert route.call_count == 2
-        clock.now += 2
+        assert route.call_count == 1
+        clock.now += 2  # the answer is 61 s old
         await registry.eligibility(PERSON, ON)
-        assert route.call_count == 3
+        assert route.call_count == 2
+
+
+async def test_a_date_inside_the_span_is_answered_from_the_cache(mock: respx.MockRouter) -> None:
+    route = mock.get(URL).respond(200, json=ANSWER)
+    async with httpx.AsyncClient() as http:
+        registry = client(http)
+        first = await registry.eligibility(PERSON, ON)
+        for day in (date(2026, 1, 1), date(2026, 3, 3), date(2026, 6, 30)):
+            assert await registry.eligibility(PERSON, day) == first
+    assert route.call_count == 1
+
+
+async def test_a_date_outside_the_span_asks_again(mock: respx.MockRouter) -> None:
+    later = {**ANSWER, "categories": [], "on": "2026-07-01", "valid_from": "2026-07-01"}
+    later["valid_to"] = None
+    route = mock.get(URL).mock(
+        side_effect=[httpx.Response(200, json=ANSWER), httpx.Response(200, json=later)]
+    )
+    async with httpx.AsyncClient() as http:
+        registry = client(http)
+        await registry.eligibility(PERSON, ON)
+        answer = await registry.eligibility(PERSON, date(2026, 7, 1))
+        assert answer is not None
+        assert answer.categories == ()
+        assert route.call_count == 2
+        assert route.calls.last.request.url.params["on"] == "2026-07-01"
+        # The newer answer is open-ended: any later date is served by it.
+        assert await registry.eligibility(PERSON, date(2030, 1, 1)) == answer
+        assert route.call_count == 2
+
+
+async def test_an_answer_without_a_span_holds_for_its_date_only(mock: respx.MockRouter) -> None:
+    bare = {k: v for k, v in ANSWER.items() if k not in ("valid_from", "valid_to")}
+    route = mock.get(URL).respond(200, json=bare)
+    async with httpx.AsyncClient() as http:
+        registry = client(http)
+        await registry.eligibility(PERSON, ON)
+        await registry.eligibility(PERSON, ON)
+        assert route.call_count == 1
+        await registry.eligibility(PERSON, date(2026, 3, 3))
+        assert route.call_count == 2
+
+
+async def test_unknown_person_is_cached_for_every_date(mock: respx.MockRouter) -> None:
+    unknown = "11010519491231002X"
+    route = mock.get(f"{BASE}/v1/persons/{unknown}/eligibility").respond(404)
+    clock = Clock()
+    async with httpx.AsyncClient() as http:
+        registry = client(http, clock, ttl_s=60)
+        assert await registry.eligibility(unknown, ON) is None
+        assert await registry.eligibility(unknown, date(2020, 5, 5)) is None
+        assert route.call_count == 1  # "not registered" is cached too
+        clock.now += 61
+        assert await registry.eligibility(unknown, ON) is None
+        assert route.call_count == 2
 
 
 async def test_failures_are_not_cached(mock: respx.MockRouter) -> None:
@@ -186,6 +238,33 @@ async def test_concurrent_questions_share_one_request(mock: respx.MockRouter) ->
         answers = await asyncio.gather(*tasks)
     assert route.call_count == 1
     assert all(a == answers[0] for a in answers)
+
+
+async def test_concurrent_questions_on_other_dates_share_one_request(
+    mock: respx.MockRouter,
+) -> None:
+    release = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        await asyncio.sleep(0.01)  # every request is still in flight when the others ask
+        on = request.url.params["on"]
+        if on > "2026-06-30":
+            later = {**ANSWER, "on": on, "valid_from": "2026-07-01", "valid_to": None}
+            return httpx.Response(200, json=later)
+        return httpx.Response(200, json=ANSWER)
+
+    route = mock.get(URL).mock(side_effect=slow)
+    days = [ON, date(2026, 1, 1), date(2026, 6, 30), date(2026, 8, 1), date(2026, 9, 1)]
+    async with httpx.AsyncClient() as http:
+        registry = client(http, ttl_s=0)  # no cache: only the shared request answers
+        tasks = [asyncio.create_task(registry.eligibility(PERSON, day)) for day in days]
+        await asyncio.sleep(0.01)
+        release.set()
+        answers = await asyncio.gather(*tasks)
+    # The three dates inside the first answer's span share it; the other two share a second.
+    assert route.call_count == 2
+    assert [a.valid_to if a else "?" for a in answers] == [date(2026, 6, 30)] * 3 + [None] * 2
 
 
 async def test_concurrent_failure_reaches_every_waiter(mock: respx.MockRouter) -> None:

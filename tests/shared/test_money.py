@@ -1,4 +1,5 @@
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from hypothesis import given
@@ -71,3 +72,31 @@ def test_parse_round_trips_every_two_decimal_amount(value: Decimal) -> None:
 
 def test_negative_allowed_when_asked() -> None:
     assert parse_money("-3.10", allow_negative=True) == Decimal("-3.10")
+
+
+def _outcome(parse, value):
+    try:
+        return ("ok", parse(value))
+    except ValueError as exc:
+        return ("error", str(exc))
+
+
+@given(
+    st.one_of(
+        st.integers(-(10**14), 10**14),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.decimals(allow_nan=False, allow_infinity=False).map(str),
+        st.from_regex(r"\A[ +-]?[0-9]{0,18}(\.[0-9]{0,5})?[ ]?\Z"),
+        st.text(max_size=40),
+    ),
+    st.sampled_from(
+        [(2, Decimal("1e12"), False), (4, Decimal("100000"), True), (4, Decimal(1), False)]
+    ),
+)
+def test_short_path_parser_agrees_with_the_full_parser(value, settings) -> None:
+    from shared.money import decimal_parser, parse_decimal
+
+    places, maximum, positive = settings
+    fast = decimal_parser(places=places, maximum=maximum, positive=positive)
+    full = partial(parse_decimal, places=places, maximum=maximum, positive=positive)
+    assert _outcome(fast, value) == _outcome(full, value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator
@@ -19,7 +20,9 @@ _SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 def check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True))
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError("expected 17 digits")
+    total = sum(map(mul, map(int, first17), _WEIGHTS))
     return _CHECK[total % 11]
 
 

@@ -5,6 +5,8 @@ Never a float. Input parsing accepts JSON numbers or strings with at most two de
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -78,14 +80,65 @@ def parse_money(value: Any, *, allow_negative: bool = False) -> Decimal:
     )
 
 
+def decimal_parser(
+    *,
+    places: int,
+    maximum: Decimal,
+    positive: bool = False,
+    what: str = "number",
+    fallback: Callable[[Any], Decimal] | None = None,
+) -> Callable[[Any], Decimal]:
+    """``parse_decimal`` with these settings as a one-argument function (a validator).
+
+    Plain non-negative numbers (an int, a float, or a string of digits with at most
+    ``places`` decimals, in range) take a short path with the same result; anything else goes
+    to ``fallback`` (default: ``parse_decimal`` itself), which accepts, refuses and words its
+    errors exactly as before.
+    """
+    step = Decimal(1).scaleb(-places)
+    # ASCII digits only (``\d`` would take other scripts' digits); short enough to stay under
+    # the parser's 32-character limit.
+    plain = re.compile(rf"[0-9]{{1,16}}(?:\.[0-9]{{1,{places}}})?").fullmatch
+    # Values above ``floor``: greater than zero, or (digits only, no sign) not negative.
+    floor = Decimal(0) if positive else Decimal(-1)
+
+    def slow(value: Any) -> Decimal:
+        return parse_decimal(value, places=places, maximum=maximum, positive=positive, what=what)
+
+    full = fallback or slow
+
+    def parse(value: Any) -> Decimal:
+        kind = type(value)
+        if kind is float:
+            text: Any = repr(value)
+        elif kind is str:
+            text = value
+        elif kind is int:
+            if floor < value <= maximum:
+                return Decimal(value).quantize(step)
+            return full(value)
+        else:
+            return full(value)
+        if plain(text) is not None:
+            number = Decimal(text)
+            if floor < number <= maximum:
+                return number.quantize(step)
+        return full(value)
+
+    return parse
+
+
 def money_str(value: Decimal) -> str:
     """Render an amount as a fixed two-decimal string ("12.30")."""
     return f"{fen(value):.2f}"
 
 
+parse_money_value = decimal_parser(places=2, maximum=MAX_AMOUNT, what="money amount")
+"""``parse_money`` for one value (non-negative), with the short path for plain amounts."""
+
 Money = Annotated[
     Decimal,
-    BeforeValidator(parse_money),
+    BeforeValidator(parse_money_value),
     PlainSerializer(money_str, return_type=str, when_used="json"),
 ]
 """A non-negative amount in yuan with at most two decimals; serialised as a string in JSON."""

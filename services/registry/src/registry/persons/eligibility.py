@@ -34,7 +34,8 @@ _ADAPTER_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_fu
 
 class EligibilityLookup(Protocol):
     async def find(self, id_number: str, on: date) -> EligibilityRow | None:
-        """The person with the categories active on ``on``; None when not registered."""
+        """The person with the categories active on ``on`` and the span over which that
+        answer holds; None when not registered."""
 
     async def close(self) -> None: ...
 
@@ -48,7 +49,7 @@ class CoreLookup:
     async def find(self, id_number: str, on: date) -> EligibilityRow | None:
         async with self._engine.connect() as connection:
             result = await connection.execute(ELIGIBILITY, {"id_number": id_number, "on": on})
-            return eligibility_row(result.all())
+            return eligibility_row(result.all(), on)
 
     async def close(self) -> None:
         return None
@@ -103,7 +104,7 @@ class AsyncpgLookup:
                 # reach the catch-all handler after the request log had answered a 500.
                 raise OperationalError(self._sql, None, exc, connection_invalidated=True) from exc
             raise
-        return eligibility_row(rows)
+        return eligibility_row(rows, on)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -46,7 +46,9 @@ async def get_eligibility(
     ] = None,
 ) -> Response:
     """The person's own categories and their household's that are active on ``on``
-    (``effective_from <= on <= effective_to``, an empty ``effective_to`` being open)."""
+    (``effective_from <= on <= effective_to``, an empty ``effective_to`` being open).
+    ``valid_from`` / ``valid_to`` (inclusive, null = unbounded) give the span around ``on``
+    over which the same answer holds, so a client may reuse it for any date inside."""
     # The hot read: the lookup and the settings come from the app's state rather than from
     # dependencies, and the JSON is built without a response model (one is declared above
     # for the API document).

@@ -23,6 +23,15 @@ class Eligibility(BaseModel):
     )
     registered: bool = Field(description="Always true: the person is in the registry")
     on: date
+    valid_from: date | None = Field(
+        description="First day (inclusive) of the span around ``on`` over which this same "
+        "answer holds (the last start or end of a period applying to the person on or before "
+        "``on``); null when there is none: the same answer on every earlier date"
+    )
+    valid_to: date | None = Field(
+        description="Last day (inclusive) of that span (the day before the next start or end "
+        "of a period after ``on``); null when there is none: open-ended"
+    )
 
 
 class PersonPublic(BaseModel):

@@ -41,6 +41,8 @@ async def eligibility(lookup: EligibilityLookup, id_number: str, on: date) -> by
             "categories": found.categories,
             "registered": True,
             "on": on.isoformat(),
+            "valid_from": found.valid_from.isoformat() if found.valid_from else None,
+            "valid_to": found.valid_to.isoformat() if found.valid_to else None,
         }
     ).encode()
 

@@ -1,7 +1,8 @@
 """Client of the registry service: a person's poverty / assistance categories on a date.
 
 One small class around a shared ``httpx.AsyncClient`` (built in the app's lifespan): timeouts,
-one retry on connection errors, answers (including "not registered") cached for a TTL, and
+one retry on connection errors, answers (including "not registered") cached per person for a
+TTL and reused for any date inside the span the registry says they hold for, and
 every transport failure or 5xx mapped to :class:`RegistryUnavailable` (503 with Retry-After).
 """
 
@@ -12,6 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import httpx
@@ -31,7 +33,8 @@ class RegistryUnavailable(ServiceUnavailable):
 
 
 class Eligibility(BaseModel):
-    """The registry's answer for a registered person (categories active on ``on``)."""
+    """The registry's answer for a registered person (categories active on ``on``, the same
+    on every date from ``valid_from`` to ``valid_to``, inclusive, None being unbounded)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -42,11 +45,42 @@ class Eligibility(BaseModel):
     categories: tuple[str, ...] = ()
     registered: bool = True
     on: date | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One person's answer and the dates it holds for (inclusive; None is unbounded)."""
+
+    value: Eligibility | None
+    valid_from: date | None
+    valid_to: date | None
+
+    def covers(self, on: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= on) and (
+            self.valid_to is None or on <= self.valid_to
+        )
+
+
+def _entry(on: date, value: Eligibility | None) -> _Entry:
+    """The answer with its span: "not registered" holds on every date; an answer without
+    ``valid_from`` / ``valid_to`` (a registry that does not send them) only on ``on``."""
+    if value is None:
+        return _Entry(None, None, None)
+    fields = value.model_fields_set
+    if "valid_from" not in fields or "valid_to" not in fields:
+        return _Entry(value, on, on)
+    return _Entry(value, value.valid_from, value.valid_to)
 
 
 class RegistryClient:
     """``eligibility(id_number, on)`` → :class:`Eligibility`, or ``None`` when the registry does
-    not know the person (an ordinary insured person, aid class ``none``)."""
+    not know the person (an ordinary insured person, aid class ``none``).
+
+    The cache holds one entry per person: the latest answer with the span of dates it holds
+    for (the registry's ``valid_from`` / ``valid_to``), which answers any date inside the span
+    until it is ``ttl_s`` seconds old; "not registered" holds for every date."""
 
     _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 
@@ -73,8 +107,9 @@ class RegistryClient:
         self._retry_after_s = retry_after_s
         self._max_entries = max_entries
         self._clock = clock
-        self._cache: OrderedDict[tuple[str, date], tuple[float, Eligibility | None]] = OrderedDict()
-        self._inflight: dict[tuple[str, date], asyncio.Future[Eligibility | None]] = {}
+        # Per person: (expires at, entry).
+        self._cache: OrderedDict[str, tuple[float, _Entry]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[_Entry]] = {}
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -82,28 +117,33 @@ class RegistryClient:
     async def eligibility(
         self, id_number: str, on: date, *, request_id: str | None = None
     ) -> Eligibility | None:
-        key = (id_number, on)
-        cached = self._cache.get(key)
-        if cached is not None:
-            expires, value = cached
-            if self._clock() < expires:
-                self._cache.move_to_end(key)  # least recently used leaves first
-                return value
-            del self._cache[key]
-        # Concurrent asks for the same person and date share one request.
-        pending = self._inflight.get(key)
-        if pending is not None:
+        while True:
+            cached = self._cache.get(id_number)
+            if cached is not None:
+                expires, entry = cached
+                if self._clock() >= expires:
+                    del self._cache[id_number]
+                elif entry.covers(on):
+                    self._cache.move_to_end(id_number)  # least recently used leaves first
+                    return entry.value
+            # Concurrent asks for the same person share one request; its answer serves every
+            # waiter whose date lies inside its span, the others ask again.
+            pending = self._inflight.get(id_number)
+            if pending is None:
+                break
             try:
-                return await asyncio.shield(pending)
+                shared = await asyncio.shield(pending)
             except asyncio.CancelledError:
                 if not pending.cancelled():
                     raise  # this caller was cancelled
-            # The request we waited for was cancelled with its caller: ask ourselves.
-            return await self._fetch_and_remember(key, request_id)
-        future: asyncio.Future[Eligibility | None] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+                continue  # the request waited for was cancelled with its caller: ask again
+            if shared.covers(on):
+                return shared.value
+        future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
+        self._inflight[id_number] = future
         try:
-            value = await self._fetch_and_remember(key, request_id)
+            entry = _entry(on, await self._fetch(id_number, on, request_id))
+            self._remember(id_number, entry)
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # waiters get it through their own await
@@ -112,23 +152,17 @@ class RegistryClient:
             future.cancel()
             raise
         else:
-            future.set_result(value)
-            return value
+            future.set_result(entry)
+            return entry.value
         finally:
-            del self._inflight[key]
+            if self._inflight.get(id_number) is future:
+                del self._inflight[id_number]
 
-    async def _fetch_and_remember(
-        self, key: tuple[str, date], request_id: str | None
-    ) -> Eligibility | None:
-        value = await self._fetch(key[0], key[1], request_id)
-        self._remember(key, value)
-        return value
-
-    def _remember(self, key: tuple[str, date], value: Eligibility | None) -> None:
+    def _remember(self, id_number: str, entry: _Entry) -> None:
         if self._ttl_s <= 0:
             return
-        self._cache[key] = (self._clock() + self._ttl_s, value)
-        self._cache.move_to_end(key)
+        self._cache[id_number] = (self._clock() + self._ttl_s, entry)
+        self._cache.move_to_end(id_number)
         while len(self._cache) > self._max_entries:
             self._cache.popitem(last=False)
 

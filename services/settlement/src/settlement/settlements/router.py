@@ -33,7 +33,9 @@ _JSON = "application/json"
 
 
 def _json(bill: BillOut, status_code: int) -> Response:
-    return Response(bill.model_dump_json(), status_code=status_code, media_type=_JSON)
+    # ``model_dump_json()`` as bytes, without the round trip through ``str``.
+    body = bill.__pydantic_serializer__.to_json(bill)
+    return Response(body, status_code=status_code, media_type=_JSON)
 
 
 @router.post(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -29,7 +28,7 @@ from settlement.schemas import (
     VisitId,
     _no_control,
 )
-from shared.money import Money, parse_decimal, parse_money
+from shared.money import Money, decimal_parser, parse_money
 
 MAX_ITEMS = 2000
 """Fee items per bill; a discharge with more is split by the HIS (the critical-illness fund is
@@ -47,14 +46,19 @@ def _unit_price(value: Any) -> Decimal:
     return amount
 
 
-UnitPrice = Annotated[Decimal, BeforeValidator(_unit_price)]
+# Plain in-range values take ``decimal_parser``'s short path; anything else (and every error)
+# goes through the full parser (``_unit_price`` or ``parse_decimal``).
+UnitPrice = Annotated[
+    Decimal,
+    BeforeValidator(decimal_parser(places=2, maximum=MAX_UNIT_PRICE, fallback=_unit_price)),
+]
 Quantity = Annotated[
     Decimal,
-    BeforeValidator(partial(parse_decimal, places=4, maximum=MAX_QUANTITY, positive=True)),
+    BeforeValidator(decimal_parser(places=4, maximum=MAX_QUANTITY, positive=True)),
 ]
 Ratio = Annotated[
     Decimal,
-    BeforeValidator(partial(parse_decimal, places=4, maximum=Decimal(1), positive=False)),
+    BeforeValidator(decimal_parser(places=4, maximum=Decimal(1), positive=False)),
 ]
 ItemCode = Annotated[
     str,

@@ -55,6 +55,7 @@ from settlement.settlements.schemas import (
 )
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.idnumber import mask_id_number
+from shared.money import FEN, MAX_AMOUNT, ZERO, parse_money
 from shared.observability import record_revoke, record_settlement
 
 log = logging.getLogger("settlement.settlements")
@@ -153,8 +154,9 @@ def fee_items(req: SettleRequest) -> list[FeeItem]:
 
 def request_hash(req: SettleRequest) -> str:
     """Fingerprint of the validated request: the same bill sent again (even with other JSON
-    formatting) has the same hash."""
-    return hashlib.sha256(req.model_dump_json().encode("utf-8")).hexdigest()
+    formatting) has the same hash: the SHA-256 of ``req.model_dump_json()``'s UTF-8 bytes,
+    taken from the serializer as bytes."""
+    return hashlib.sha256(req.__pydantic_serializer__.to_json(req)).hexdigest()
 
 
 def new_setl_id(now: datetime) -> str:
@@ -208,6 +210,36 @@ def _patient(req: SettleRequest, aid_class: str, elig: UsedEligibility) -> Patie
     )
 
 
+def _amount(value: Decimal) -> Decimal:
+    """An amount for an answer, as ``Money`` would validate it (two decimals), without a
+    validator run: the values come from the engine or the database, already in fen."""
+    fixed = value.quantize(FEN)
+    if fixed != value or not ZERO <= value <= MAX_AMOUNT:
+        return parse_money(value)  # raises, with the validator's reason
+    return fixed
+
+
+def _amount_or_none(value: Decimal | None) -> Decimal | None:
+    return None if value is None else _amount(value)
+
+
+def _fund_row(d: Any) -> FundRowOut:
+    return FundRowOut.model_construct(
+        fund_pay_type=d.fund_pay_type,
+        fund_pay_type_name=d.fund_pay_type_name,
+        setlinfo_field=d.setlinfo_field,
+        inscp_scp_amt=_amount(d.inscp_scp_amt),
+        crt_payb_lmt_amt=_amount_or_none(d.crt_payb_lmt_amt),
+        fund_payamt=_amount(d.fund_payamt),
+        setl_proc_info=d.setl_proc_info,
+    )
+
+
+# The answers below are assembled with ``model_construct``: every value is already of its
+# field's type (engine results, the validated request, typed database columns), and amounts
+# go through ``_amount``, so validating the ≈ 40 fields again would only cost time.
+
+
 def bill_from_engine(
     bill: Bill,
     *,
@@ -217,41 +249,40 @@ def bill_from_engine(
     setl_id: str | None,
     setl_time: datetime | None,
 ) -> BillOut:
-    setlinfo = bill.as_setlinfo()
-    return BillOut(
+    visit = req.visit
+    amounts: dict[str, Any] = {k: _amount(v) for k, v in bill.as_setlinfo().items()}
+    return BillOut.model_construct(
         setl_id=setl_id,
         status="settled" if setl_id else "preview",
         hospital_code=hospital.code,
-        visit_id=req.visit.visit_id,
-        visit_type=req.visit.type,
-        admitted_on=req.visit.admitted_on,
-        discharged_on=req.visit.bill_date,
-        diagnoses=list(req.visit.diagnoses),
+        visit_id=visit.visit_id,
+        visit_type=visit.type,
+        admitted_on=visit.admitted_on,
+        discharged_on=visit.bill_date,
+        diagnoses=list(visit.diagnoses),
         setl_time=setl_time,
         revoked_at=None,
         policy_version=bill.policy_version,
         hospital_level=bill.hospital_level,
-        patient=_patient(req, bill.aid_class, elig),
-        setldetail=[
-            FundRowOut(
-                fund_pay_type=d.fund_pay_type,
-                fund_pay_type_name=d.fund_pay_type_name,
-                setlinfo_field=d.setlinfo_field,
-                inscp_scp_amt=d.inscp_scp_amt,
-                crt_payb_lmt_amt=d.crt_payb_lmt_amt,
-                fund_payamt=d.fund_payamt,
-                setl_proc_info=d.setl_proc_info,
-            )
-            for d in bill.setldetail
-        ],
+        patient=PatientOut.model_construct(
+            id_number_masked=mask_id_number(req.patient.id_number),
+            name=req.patient.name,
+            aid_class=bill.aid_class,
+            categories=list(elig.categories),
+            registered=elig.registered,
+            eligibility_on=elig.on,
+            eligibility_source=elig.source,
+        ),
+        setldetail=[_fund_row(d) for d in bill.setldetail],
         trace=[dict(step) for step in bill.trace],
-        **setlinfo,
+        **amounts,
     )
 
 
 def bill_from_row(row: Any, funds: Sequence[Any], hospital_code: str) -> BillOut:
     """A stored bill (a SQLAlchemy row or a store's record: columns as attributes)."""
-    return BillOut(
+    amounts: dict[str, Any] = {name: _amount(getattr(row, name)) for name in SETLINFO_FIELDS}
+    return BillOut.model_construct(
         setl_id=row.setl_id,
         status=row.status,
         hospital_code=hospital_code,
@@ -264,7 +295,7 @@ def bill_from_row(row: Any, funds: Sequence[Any], hospital_code: str) -> BillOut
         revoked_at=row.revoked_at,
         policy_version=row.policy_version,
         hospital_level=row.hospital_level,
-        patient=PatientOut(
+        patient=PatientOut.model_construct(
             id_number_masked=mask_id_number(row.id_number),
             name=row.patient_name,
             aid_class=row.aid_class,
@@ -273,20 +304,9 @@ def bill_from_row(row: Any, funds: Sequence[Any], hospital_code: str) -> BillOut
             eligibility_on=row.eligibility_on,
             eligibility_source=row.eligibility_source,
         ),
-        setldetail=[
-            FundRowOut(
-                fund_pay_type=f.fund_pay_type,
-                fund_pay_type_name=f.fund_pay_type_name,
-                setlinfo_field=f.setlinfo_field,
-                inscp_scp_amt=f.inscp_scp_amt,
-                crt_payb_lmt_amt=f.crt_payb_lmt_amt,
-                fund_payamt=f.fund_payamt,
-                setl_proc_info=f.setl_proc_info,
-            )
-            for f in funds
-        ],
+        setldetail=[_fund_row(f) for f in funds],
         trace=json.loads(row.trace),
-        **{name: getattr(row, name) for name in SETLINFO_FIELDS},
+        **amounts,
     )
 
 

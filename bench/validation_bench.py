@@ -1,0 +1,85 @@
+"""Micro-benchmark of the settle path's request validation and answer building.
+
+Validates a 20-item inpatient ``SettleRequest`` from a JSON-decoded dict, fingerprints it,
+builds the ``BillOut`` answer from the engine's bill and serialises it; prints µs per
+operation.
+
+Run: .venv/bin/python -m bench.validation_bench [--number N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from settlement.engine import PolicySet, compute, default_policy_dir
+from settlement.hospitals.repository import HospitalRef
+from settlement.settlements.schemas import SettleRequest
+from settlement.settlements.service import (
+    UsedEligibility,
+    bill_from_engine,
+    fee_items,
+    request_hash,
+)
+from tests.support.data import inpatient_items, make_patients, settle_body
+
+
+def _time(label: str, number: int, fn: Callable[[], object]) -> float:
+    for _ in range(min(number, 200)):
+        fn()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    print(f"{label:<40} {best * 1e6:9.1f} µs")
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--number", type=int, default=2000, help="operations per timed round")
+    args = parser.parse_args()
+    rng = random.Random(11)
+    patient = make_patients(1)[0]
+    body = settle_body(patient, "ZY20260001", inpatient_items(rng), admitted_on=date(2026, 3, 2))
+    raw = json.loads(json.dumps(body, ensure_ascii=False))
+    req = SettleRequest.model_validate(raw)
+
+    policy = PolicySet.from_dir(default_policy_dir()).for_date(req.visit.bill_date)
+    totals = {"390100.inpatient": Decimal("12000.00"), "610100": Decimal("3000.00")}
+    bill = compute(
+        policy,
+        hospital_level=2,
+        visit_type="inpatient",
+        aid_class="key",
+        items=fee_items(req),
+        totals=totals,
+        grant_balance=Decimal(0),
+    )
+    hospital = HospitalRef(id=1, code="H370305001", name="Hospital", level=2, region_code="370305")
+    elig = UsedEligibility(("registered_poor",), True, req.visit.admitted_on, "settlement")
+    now = datetime(2026, 3, 12, 0, 30, 15, 123456, tzinfo=UTC)
+
+    def build() -> object:
+        return bill_from_engine(
+            bill, req=req, hospital=hospital, elig=elig, setl_id="S1", setl_time=now
+        )
+
+    out = build()
+    n = args.number
+    _time("validate SettleRequest (20 items)", n, lambda: SettleRequest.model_validate(raw))
+    _time("request_hash", n, lambda: request_hash(req))
+    _time("bill_from_engine", n, build)
+    _time("BillOut.model_dump_json", n, out.model_dump_json)
+    _time("build + dump", n, lambda: build().model_dump_json())  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
