@@ -1,8 +1,8 @@
 """Micro-benchmark of the settle path's request validation and answer building.
 
 Validates a 20-item inpatient ``SettleRequest`` from a JSON-decoded dict, fingerprints it,
-builds the ``BillOut`` answer from the engine's bill and serialises it; prints µs per
-operation.
+builds the ``BillOut`` answer from the engine's bill (``bill_values`` → ``bill_out``) and
+serialises it; prints µs per operation.
 
 Run: .venv/bin/python -m bench.validation_bench [--number N]
 """
@@ -17,15 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from settlement.eligibility import UsedEligibility
 from settlement.engine import PolicySet, compute, default_policy_dir
 from settlement.hospitals.repository import HospitalRef
+from settlement.settlements.answers import bill_out
 from settlement.settlements.schemas import SettleRequest
-from settlement.settlements.service import (
-    UsedEligibility,
-    bill_from_engine,
-    fee_items,
-    request_hash,
-)
+from settlement.settlements.service import bill_values, fee_items, request_hash
 from tests.support.data import inpatient_items, make_patients, settle_body
 
 
@@ -68,15 +65,14 @@ def main() -> None:
     now = datetime(2026, 3, 12, 0, 30, 15, 123456, tzinfo=UTC)
 
     def build() -> object:
-        return bill_from_engine(
-            bill, req=req, hospital=hospital, elig=elig, setl_id="S1", setl_time=now
-        )
+        values = bill_values(bill, req, hospital, elig, setl_id="S1", now=now, local_tz=UTC)
+        return bill_out(values, bill.setldetail, hospital.code)
 
     out = build()
     n = args.number
     _time("validate SettleRequest (20 items)", n, lambda: SettleRequest.model_validate(raw))
     _time("request_hash", n, lambda: request_hash(req))
-    _time("bill_from_engine", n, build)
+    _time("bill_values + bill_out", n, build)
     _time("BillOut.model_dump_json", n, out.model_dump_json)
     _time("build + dump", n, lambda: build().model_dump_json())  # type: ignore[attr-defined]
 

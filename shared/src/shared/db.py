@@ -8,19 +8,25 @@ production and the test suite.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import DateTime, MetaData, event
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import DateTime, Insert, MetaData, Update, event, text
 from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -177,3 +183,423 @@ def run_async_migrations(target_metadata: MetaData) -> None:
             await engine.dispose()
 
     asyncio.run(main())
+
+
+# ----------------------------------------------------------------------------- statements
+#
+# Every statement is written once, as SQLAlchemy Core. On PostgreSQL it is compiled once for
+# asyncpg (``$n`` placeholders, the types' bind processors) and run on one asyncpg pool: no
+# ORM session, no pre-ping, no reset query per checkout. On SQLite it runs through the
+# SQLAlchemy engine. Callers see one connection type, :class:`Conn`, either way.
+
+
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+"""One parameter set, or several (the statement runs once per set)."""
+
+
+class Result:
+    """The rows a statement returned (attribute and index access, like SQLAlchemy's rows)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self._rows = rows
+
+    def all(self) -> Sequence[Any]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def first(self) -> Any | None:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise NoResultFound(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self._rows]
+
+
+class Conn(Protocol):
+    """A connection of :class:`Database` (inside its read or write block)."""
+
+    dialect: str
+    """``postgresql`` or ``sqlite``."""
+
+    async def execute(
+        self,
+        stmt: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> Result:
+        """Run a Core statement; a sequence of parameter sets runs it once per set (no rows
+        come back then)."""
+
+    def stream(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None, *, batch: int
+    ) -> AsyncIterator[Sequence[Any]]:
+        """The rows of a large query in batches, from a server-side cursor."""
+
+
+class _Record:
+    """An asyncpg record read by attribute too, like a SQLAlchemy row."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key: int | str) -> Any:
+        return self._record[key]
+
+    def __len__(self) -> int:
+        return len(self._record)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._record.values())
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(self._record.items())
+
+
+class _Compiled:
+    """A statement compiled for asyncpg: SQL text, parameter order, literal values and the
+    bind processors of the parameters' types."""
+
+    __slots__ = ("_compiled", "expanding", "names", "processors", "sql", "values")
+
+    def __init__(self, stmt: Executable, dialect: Dialect, column_keys: tuple[str, ...]) -> None:
+        compiled = cast(Any, stmt).compile(dialect=dialect, column_keys=list(column_keys) or None)
+        self._compiled = compiled
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.values: dict[str, Any] = compiled.construct_params(_check=False)
+        bind_processors = compiled._bind_processors
+        self.processors = tuple(bind_processors.get(name) for name in self.names)
+        # IN lists: the SQL depends on the list's length, so it is rendered per execution.
+        self.expanding = any(b.expanding for b in compiled.binds.values())
+
+    def args(self, params: Mapping[str, Any] | None) -> list[Any]:
+        out = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = params[name] if params is not None and name in params else self.values[name]
+            out.append(process(value) if process is not None and value is not None else value)
+        return out
+
+    def render(self, params: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+        """SQL text and positional arguments for one execution."""
+        if not self.expanding:
+            return self.sql, self.args(params)
+        merged = {**self.values, **(params or {})}
+        state = self._compiled.construct_expanded_state(merged)
+        processors = state.processors
+        args = [
+            processors[name](value) if name in processors and value is not None else value
+            for name, value in zip(state.positiontup, state.positional_parameters, strict=True)
+        ]
+        return state.statement, args
+
+
+class _StatementCache:
+    """Compiled statements by identity, most recently used kept: a statement built once at
+    import is compiled once; one built per request is compiled per request."""
+
+    def __init__(self, dialect: Dialect, size: int = 512) -> None:
+        self._dialect = dialect
+        self._size = size
+        self._entries: OrderedDict[tuple[int, tuple[str, ...]], tuple[Executable, _Compiled]]
+        self._entries = OrderedDict()
+
+    def get(self, stmt: Executable, params: Mapping[str, Any] | None) -> _Compiled:
+        column_keys = tuple(params) if params is not None and _is_dml(stmt) else ()
+        key = (id(stmt), column_keys)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is stmt:
+            self._entries.move_to_end(key)
+            return entry[1]
+        compiled = _Compiled(stmt, self._dialect, column_keys)
+        self._entries[key] = (stmt, compiled)  # the statement is kept so its id stays unique
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return compiled
+
+
+def _is_dml(stmt: Executable) -> bool:
+    return isinstance(stmt, Insert | Update)
+
+
+def _driver_error(exc: BaseException, sql: str) -> BaseException:
+    """asyncpg's errors as SQLAlchemy's, so callers catch one kind on either backend: an
+    integrity violation as ``IntegrityError``, an outage as ``OperationalError`` (the outage
+    handler answers it with a 503), any other server error as ``DBAPIError``."""
+    from shared.outage import database_unavailable
+
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(sql, None, cast(Exception, exc))
+    if database_unavailable(exc):
+        return OperationalError(sql, None, cast(Exception, exc), connection_invalidated=True)
+    if isinstance(exc, asyncpg.PostgresError):
+        return DBAPIError(sql, None, cast(Exception, exc))
+    return exc
+
+
+class _PgConn:
+    __slots__ = ("_cache", "_conn")
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any, cache: _StatementCache) -> None:
+        self._conn = conn
+        self._cache = cache
+
+    async def execute(
+        self,
+        stmt: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> Result:
+        many = params is not None and not isinstance(params, Mapping)
+        first = cast(Sequence[Mapping[str, Any]], params)[0] if many and params else params
+        compiled = self._cache.get(stmt, cast(Mapping[str, Any] | None, first))
+        try:
+            if many:
+                sets = cast(Sequence[Mapping[str, Any]], params)
+                if sets:
+                    await self._conn.executemany(compiled.sql, [compiled.args(p) for p in sets])
+                return Result(())
+            sql, args = compiled.render(cast(Mapping[str, Any] | None, params))
+            rows = await self._conn.fetch(sql, *args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise _driver_error(exc, compiled.sql) from exc
+        return Result([_Record(r) for r in rows])
+
+    async def stream(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None, *, batch: int
+    ) -> AsyncIterator[Sequence[Any]]:
+        compiled = self._cache.get(stmt, params)
+        transaction = None if self._conn.is_in_transaction() else self._conn.transaction()
+        if transaction is not None:
+            await transaction.start()
+        try:
+            sql, args = compiled.render(params)
+            cursor = await self._conn.cursor(sql, *args)
+            while rows := await cursor.fetch(batch):
+                yield [_Record(r) for r in rows]
+        finally:
+            if transaction is not None:
+                await transaction.rollback()
+
+
+class _CoreConn:
+    """The same interface on a SQLAlchemy connection (SQLite)."""
+
+    __slots__ = ("_conn", "dialect")
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect.name
+
+    async def execute(
+        self,
+        stmt: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> Result:
+        if params is not None and not isinstance(params, Mapping):
+            if params:
+                await self._conn.execute(stmt, [dict(p) for p in params])
+            return Result(())
+        result = await self._conn.execute(stmt, dict(params) if params else None)
+        return Result(result.all() if result.returns_rows else ())
+
+    async def stream(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None, *, batch: int
+    ) -> AsyncIterator[Sequence[Any]]:
+        result = await self._conn.stream(
+            cast(Any, stmt).execution_options(yield_per=batch), dict(params) if params else None
+        )
+        async for rows in result.partitions(batch):
+            yield rows
+
+
+class _AsyncpgPoolStats:
+    """An asyncpg pool read like SQLAlchemy's (for the pool metrics)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def size(self) -> int:
+        return self._db._max_size
+
+    def checkedout(self) -> int:
+        pool = self._db._pool
+        return 0 if pool is None else pool.get_size() - pool.get_idle_size()
+
+    def checkedin(self) -> int:
+        pool = self._db._pool
+        return 0 if pool is None else pool.get_idle_size()
+
+    def overflow(self) -> int:
+        return 0
+
+
+async def _keep_session(_conn: Any) -> None:
+    """Pool reset hook: the statements leave no session state behind (no ``SET`` outside a
+    transaction, no ``LISTEN``, cursors or advisory locks), so the reset query asyncpg runs on
+    every release by default is skipped; a transaction left open is still rolled back."""
+
+
+# Options of SQLAlchemy's asyncpg adapter that asyncpg.create_pool() does not take.
+_ADAPTER_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
+CONNECT_TIMEOUT_S = 10.0
+
+
+class Database:
+    """A service's database: Core statements on one pool, one write discipline per backend.
+
+    PostgreSQL: one asyncpg pool (opened on first use, so a service starts while the server
+    is down; a broken connection is dropped and replaced). Concurrent writers of one person
+    queue on row locks. SQLite: the SQLAlchemy engine; SQLite has no row locks, so write
+    transactions are serialised in the process and take SQLite's write lock at
+    ``BEGIN IMMEDIATE`` (another process cannot slip in between a read and a write).
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, pool_size: int = 10, application_name: str = "medaid"
+    ) -> None:
+        self.engine = engine
+        """SQLAlchemy's engine: runs the statements on SQLite; unused at run time on
+        PostgreSQL (migrations open their own)."""
+        self.dialect: str = engine.dialect.name
+        self.sqlite = self.dialect == "sqlite"
+        self._write_lock = asyncio.Lock()
+        self._max_size = pool_size
+        self._pool: Any = None
+        self._pool_lock = asyncio.Lock()
+        self._cache = _StatementCache(engine.dialect)
+        self._application_name = application_name
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, pool_size: int = 10, application_name: str = "medaid"
+    ) -> Database:
+        return cls(
+            make_engine(url, pool_size=pool_size),
+            pool_size=pool_size,
+            application_name=application_name,
+        )
+
+    @property
+    def pool(self) -> Any:
+        """The pool's sizes, read as SQLAlchemy's pool is (``size()``, ``checkedout()`` …)."""
+        return self.engine.pool if self.sqlite else _AsyncpgPoolStats(self)
+
+    def _pool_options(self) -> dict[str, Any]:
+        _, options = self.engine.dialect.create_connect_args(self.engine.url)
+        for name in _ADAPTER_OPTIONS:
+            options.pop(name, None)
+        options.setdefault("timeout", CONNECT_TIMEOUT_S)
+        server_settings = dict(options.pop("server_settings", None) or {})
+        server_settings.setdefault("application_name", self._application_name)
+        options["server_settings"] = server_settings
+        return cast(dict[str, Any], options)
+
+    async def _asyncpg_pool(self) -> Any:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        min_size=0,
+                        max_size=self._max_size,
+                        max_inactive_connection_lifetime=300,
+                        reset=_keep_session,
+                        **self._pool_options(),
+                    )
+        return self._pool
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Any]:
+        pool = await self._asyncpg_pool()
+        try:
+            connection = await pool.acquire()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            raise _driver_error(exc, "connect") from exc
+        try:
+            yield connection
+        finally:
+            await pool.release(connection)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Conn]:
+        """A connection for reads: each statement sees the latest committed data."""
+        if self.sqlite:
+            async with self.engine.connect() as conn:
+                yield _CoreConn(conn)
+            return
+        async with self._acquire() as connection:
+            yield _PgConn(connection, self._cache)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Conn]:
+        """A read-only transaction: every statement sees the same data (reports, replays)."""
+        if self.sqlite:
+            async with self.engine.connect() as conn:
+                yield _CoreConn(conn)
+            return
+        async with self._acquire() as connection:
+            transaction = connection.transaction(isolation="repeatable_read", readonly=True)
+            await transaction.start()
+            try:
+                yield _PgConn(connection, self._cache)
+            finally:
+                await transaction.rollback()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Conn]:
+        """One write transaction: committed when the block ends, rolled back on any error."""
+        if not self.sqlite:
+            async with self._acquire() as connection:
+                transaction = connection.transaction()
+                await transaction.start()
+                try:
+                    yield _PgConn(connection, self._cache)
+                except BaseException:
+                    await transaction.rollback()
+                    raise
+                try:
+                    await transaction.commit()
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                    raise _driver_error(exc, "COMMIT") from exc
+            return
+        async with self._write_lock, self.engine.connect() as conn:
+            await conn.execute(text("BEGIN IMMEDIATE"))
+            try:
+                yield _CoreConn(conn)
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+
+    async def ping(self) -> None:
+        async with self.read() as conn:
+            await conn.execute(_PING)
+
+    async def dispose(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+        await self.engine.dispose()
+
+
+_PING = text("SELECT 1")

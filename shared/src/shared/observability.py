@@ -256,11 +256,18 @@ def configure_logging(
 # --------------------------------------------------------------------------- metrics
 
 
+class Pooled(Protocol):
+    """Anything with a connection pool read like SQLAlchemy's (an engine, a ``Database``)."""
+
+    @property
+    def pool(self) -> Any: ...
+
+
 class _PoolCollector(Collector):
     """Reads the connection pools of the registered engines at scrape time."""
 
     def __init__(self) -> None:
-        self.engines: dict[str, AsyncEngine] = {}
+        self.engines: dict[str, Pooled] = {}
 
     def describe(self) -> Iterable[Metric]:
         return list(self._families())
@@ -364,7 +371,7 @@ class ServiceMetrics:
         self.registry_calls.labels(outcome=outcome).inc()
         self.registry_latency.labels(outcome=outcome).observe(seconds)
 
-    def observe_db_pool(self, engine: AsyncEngine, name: str = "main") -> None:
+    def observe_db_pool(self, engine: Pooled, name: str = "main") -> None:
         self.pools.engines[name] = engine
 
     def render(self) -> bytes:
@@ -413,9 +420,10 @@ def record_registry_call(outcome: str, seconds: float) -> None:
         metrics.record_registry_call(outcome, seconds)
 
 
-def observe_db_pool(app: FastAPI, engine: AsyncEngine, name: str = "main") -> None:
-    """Export ``engine``'s pool (size, checked out, checked in, overflow), read at scrape
-    time. Call from the lifespan after creating the engine; calling again replaces it."""
+def observe_db_pool(app: FastAPI, engine: Pooled, name: str = "main") -> None:
+    """Export the pool of ``engine`` (or of a ``Database``): size, checked out, checked in,
+    overflow, read at scrape time. Call from the lifespan after creating the engine; calling
+    again replaces it."""
     metrics_for(app).observe_db_pool(engine, name)
 
 

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from settlement.accumulators.router import router as accumulators_router
 from settlement.admin.router import router as admin_router
 from settlement.admissions.router import router as admissions_router
 from settlement.config import Settings
@@ -17,13 +16,13 @@ from settlement.database import Database
 from settlement.engine import PolicySet, default_policy_dir
 from settlement.grants.router import router as grants_router
 from settlement.hospitals.router import router as hospitals_router
-from settlement.hospitals.service import HospitalAuth
+from settlement.persons.router import router as persons_router
+from settlement.receipts.router import router as receipts_router
 from settlement.reconciliation.router import router as reconciliation_router
 from settlement.registry_client import RegistryClient
 from settlement.registry_client.transport import KeepAliveTransport
 from settlement.reports.router import router as reports_router
 from settlement.settlements.router import router as settlements_router
-from settlement.settlements.store import Store, open_store
 from settlement.simulation.router import router as simulation_router
 from shared.apidocs import install_local_docs
 from shared.errors import (
@@ -74,11 +73,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         policies = load_policies(settings)  # a bad policy stops start-up
         register_secrets(settings.admin_token, settings.registry_token)
-        db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size)
-        observe_db_pool(app, db.engine)
-        store: Store | None = None
+        db = Database.from_url(
+            settings.database_url,
+            pool_size=2 * settings.db_pool_size,
+            application_name="medaid-settlement",
+        )
+        observe_db_pool(app, db)
         try:
-            store = await open_store(db, settings.database_url, max_size=2 * settings.db_pool_size)
             async with httpx.AsyncClient(
                 follow_redirects=False,
                 transport=registry_transport or KeepAliveTransport(),
@@ -91,18 +92,9 @@ def create_app(
                     timeout_s=settings.registry_timeout_s,
                     retry_after_s=settings.registry_retry_after_s,
                 )
-                app.state.ctx = AppContext(
-                    settings=settings,
-                    db=db,
-                    store=store,
-                    registry=registry,
-                    policies=policies,
-                    hospitals=HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s),
-                )
+                app.state.ctx = AppContext.build(settings, db, registry, policies)
                 yield
         finally:
-            if store is not None:
-                await store.close()
             await db.dispose()
 
     app = FastAPI(
@@ -133,7 +125,8 @@ def create_app(
         hospitals_router,
         admissions_router,
         settlements_router,
-        accumulators_router,
+        receipts_router,
+        persons_router,
         grants_router,
         reconciliation_router,
         reports_router,

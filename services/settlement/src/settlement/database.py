@@ -1,30 +1,29 @@
-"""The settlement database: table base class, column types and write transactions.
+"""The settlement database: table base class, column types, JSON helpers.
 
-Every settle and revoke is one transaction. On PostgreSQL concurrent bills for one person queue
-on a row lock (``SELECT … FOR UPDATE`` on the person's running-total row); SQLite has no row
-locks, so :class:`Database` serialises write transactions in the process (and takes SQLite's
-write lock at ``BEGIN IMMEDIATE`` so another process cannot slip in between a read and a write).
+Statements are SQLAlchemy Core, run through :class:`shared.db.Database` (compiled once for
+asyncpg on PostgreSQL, through the engine on SQLite). Every settle and revoke is one
+transaction; on PostgreSQL concurrent bills for one person queue on a row lock (``SELECT …
+FOR UPDATE`` on the person's running-total row), on SQLite on the process's write lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import BigInteger, Numeric, Row, Table, text
+from sqlalchemy import BigInteger, Numeric, Row, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
 
+from shared.db import Conn as Conn  # re-exported for the repositories
+from shared.db import Database as Database
 from shared.db import UtcDateTime as UtcDateTime  # re-exported for the models
-from shared.db import is_sqlite, make_engine, new_metadata
+from shared.db import new_metadata
 from shared.money import FEN
 
 
@@ -39,8 +38,10 @@ AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 """A result row of any shape (Core queries)."""
 
 
-def table_of(model: type[SQLModel]) -> Table:
-    """The Core ``Table`` of a SQLModel table class (for Core statements on the hot path)."""
+def table_of(model: type[SQLModel] | Table) -> Table:
+    """The Core ``Table`` of a SQLModel table class (or the table itself)."""
+    if isinstance(model, Table):
+        return model
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
@@ -102,49 +103,3 @@ def load_totals(raw: str | None) -> dict[str, Decimal]:
         return {}
     data = json.loads(raw)
     return {str(k): Decimal(str(v)) for k, v in data.items()}
-
-
-class Database:
-    """The engine plus the write discipline of the backend in use."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.sqlite = is_sqlite(engine.url)
-        self._write_lock = asyncio.Lock()
-
-    @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
-        return cls(make_engine(url, pool_size=pool_size))
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads (its implicit transaction is rolled back at the end)."""
-        async with self.engine.connect() as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction: committed when the block ends, rolled back on any error."""
-        if not self.sqlite:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self.engine.connect() as conn:
-            await conn.execute(text("BEGIN IMMEDIATE"))
-            try:
-                yield conn
-            except BaseException:
-                await conn.rollback()
-                raise
-            await conn.commit()
-
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-
-    async def dispose(self) -> None:
-        await self.engine.dispose()

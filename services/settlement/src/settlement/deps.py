@@ -10,11 +10,13 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from settlement.admissions.service import AdmissionService
 from settlement.context import AppContext
-from settlement.database import Database
+from settlement.database import Conn, Database
 from settlement.hospitals.repository import HospitalRef
+from settlement.persons.service import PersonService
+from settlement.settlements.service import SettlementService
 from shared.errors import Forbidden, Unauthorized
 from shared.observability import current_request_id
 from shared.security import secrets_equal
@@ -42,13 +44,30 @@ async def get_db(ctx: ContextDep) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_db)]
 
 
-async def get_connection(ctx: ContextDep) -> AsyncIterator[AsyncConnection]:
+async def get_connection(ctx: ContextDep) -> AsyncIterator[Conn]:
     """A read connection for the request."""
     async with ctx.db.read() as conn:
         yield conn
 
 
-ConnectionDep = Annotated[AsyncConnection, Depends(get_connection)]
+ConnectionDep = Annotated[Conn, Depends(get_connection)]
+
+
+async def get_settlements(ctx: ContextDep) -> SettlementService:
+    return ctx.settlements
+
+
+async def get_admissions(ctx: ContextDep) -> AdmissionService:
+    return ctx.admissions
+
+
+async def get_persons(ctx: ContextDep) -> PersonService:
+    return ctx.persons
+
+
+SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
+AdmissionsDep = Annotated[AdmissionService, Depends(get_admissions)]
+PersonsDep = Annotated[PersonService, Depends(get_persons)]
 
 
 async def get_request_id(request: Request) -> str:

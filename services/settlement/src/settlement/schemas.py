@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from settlement.engine import FundLimit
 from shared.idnumber import IdNumber
 from shared.money import Money
 
@@ -105,3 +106,18 @@ class FundLimitOut(BaseModel):
     paid_this_year: Money
     annual_limit: Money | None
     remaining: Money | None
+
+
+def limits_out(limits: list[FundLimit]) -> list[FundLimitOut]:
+    """The engine's per-fund limits as answered (admission, accumulators)."""
+    return [
+        FundLimitOut(
+            fund_pay_type=f.fund_pay_type,
+            fund_pay_type_name=f.fund_pay_type_name,
+            visit_type=f.visit_type,
+            paid_this_year=f.paid_this_year,
+            annual_limit=f.annual_limit,
+            remaining=f.remaining,
+        )
+        for f in limits
+    ]

@@ -1,24 +1,36 @@
-"""The person-year running-total row: locked, read and moved inside settle / revoke
-transactions."""
+"""The person-year (年度累计): running totals, the visit's admission record and open grants,
+read together for a bill — locked for a settle, plain for a preview or a query.
+
+Preview, settle, the accumulators answer and the admission answer all read through
+:func:`person_year`, so what a preview shows is what a settle computes on.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BindParameter, bindparam, exists, select, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    bindparam,
+    exists,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from settlement.accumulators.models import Accumulator
 from settlement.admissions.models import Admission
-from settlement.database import AnyRow, dump_totals, load_totals, table_of, utcnow
-from settlement.grants.models import Grant
+from settlement.database import Conn, dump_totals, load_totals, table_of, utcnow
+from settlement.grants.repository import OPEN_GRANT, open_grants
 
 accumulators = table_of(Accumulator)
-grants = table_of(Grant)
 admissions = table_of(Admission)
+
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,50 +42,61 @@ class AdmissionFacts:
     registered: bool
     eligibility_on: date
 
-    @classmethod
-    def of(cls, row: AnyRow) -> AdmissionFacts:
-        return cls(row.id_number, row.categories, bool(row.registered), row.eligibility_on)
+
+@dataclass(frozen=True, slots=True)
+class PersonYear:
+    """What a bill of a person-year is computed on.
+
+    ``totals``: the engine's running totals (yuan, exact); ``bills``: settled bills counted
+    in them; ``admission``: the visit's admission record, if any; ``open_grants``:
+    ``[(grant_id, balance)]`` of temporary-assistance grants valid on the bill date, oldest
+    first."""
+
+    totals: dict[str, Decimal]
+    bills: int = 0
+    admission: AdmissionFacts | None = None
+    open_grants: list[tuple[int, Decimal]] = field(default_factory=list)
+
+    @property
+    def grant_balance(self) -> Decimal:
+        return sum((balance for _, balance in self.open_grants), ZERO)
 
 
 _ID: BindParameter[str] = bindparam("person")
 _YEAR: BindParameter[int] = bindparam("acc_year")
-_ON: BindParameter[date] = bindparam("grants_on")
 _KEY = (accumulators.c.id_number == _ID) & (accumulators.c.year == _YEAR)
+_ADMISSION_KEY = (admissions.c.hospital_id == bindparam("hospital")) & (
+    admissions.c.visit_id == bindparam("visit")
+)
+_COLUMNS = (
+    accumulators.c.totals,
+    accumulators.c.bills,
+    exists().where(OPEN_GRANT).label("has_grant"),
+    admissions.c.id_number,
+    admissions.c.categories,
+    admissions.c.registered,
+    admissions.c.eligibility_on,
+)
 
-# Built once: the settle path then only binds values (SQLAlchemy's statement cache hits).
-_OPEN_GRANT = exists().where(
-    grants.c.id_number == _ID,
-    grants.c.balance > 0,
-    grants.c.valid_from <= _ON,
-    grants.c.valid_to >= _ON,
-)
-_LOCK_WITH_GRANTS = (
-    select(accumulators.c.totals, _OPEN_GRANT).where(_KEY).with_for_update(of=accumulators)
-)
-_LOCK = (
-    select(accumulators.c.totals, accumulators.c.bills).where(_KEY).with_for_update(of=accumulators)
-)
-_LOCK_FOR_SETTLE = (
-    select(
-        accumulators.c.totals,
-        _OPEN_GRANT,
-        admissions.c.id_number,
-        admissions.c.categories,
-        admissions.c.registered,
-        admissions.c.eligibility_on,
-    )
-    .select_from(
-        accumulators.outerjoin(
-            admissions,
-            (admissions.c.hospital_id == bindparam("hospital"))
-            & (admissions.c.visit_id == bindparam("visit")),
-        )
-    )
-    .where(_KEY)
-    .with_for_update(of=accumulators)
-)
-_READ = select(accumulators.c.totals, accumulators.c.bills).where(_KEY)
-_GRANT_EXISTS = select(_OPEN_GRANT)
+
+def _person_year_statement(*, lock: bool) -> Select[tuple[object, ...]]:
+    if lock:
+        # The person-year row exists (created first), so it drives the join and is locked.
+        source = accumulators.outerjoin(admissions, _ADMISSION_KEY)
+        return select(*_COLUMNS).select_from(source).where(_KEY).with_for_update(of=accumulators)
+    # A read answers for a person-year that has no row yet: one row, whatever exists.
+    one = select(literal(1).label("one")).subquery()
+    source = one.outerjoin(accumulators, _KEY).outerjoin(admissions, _ADMISSION_KEY)
+    return select(*_COLUMNS).select_from(source)
+
+
+# Built once: the settle path only binds values.
+_LOCK = _person_year_statement(lock=True)
+_READ = _person_year_statement(lock=False)
+_CREATE = {
+    "postgresql": postgresql.insert(accumulators).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(accumulators).on_conflict_do_nothing(),
+}
 _STORE = (
     update(accumulators)
     .where(_KEY)
@@ -83,27 +106,35 @@ _STORE = (
         updated_at=bindparam("now"),
     )
 )
-_CREATE = {
-    "postgresql": postgresql.insert(accumulators).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(accumulators).on_conflict_do_nothing(),
-}
 
 
-async def lock(
-    conn: AsyncConnection, id_number: str, year: int, *, grants_on: date | None = None
-) -> tuple[dict[str, Decimal], bool]:
-    """Lock the person-year row (creating it if needed) and return its totals, plus whether
-    the person holds a grant with a balance valid on ``grants_on`` (one round trip on the
-    common path)."""
-    params: dict[str, object] = {"person": id_number, "acc_year": year}
-    stmt = _LOCK
-    if grants_on is not None:
-        stmt = _LOCK_WITH_GRANTS
-        params["grants_on"] = grants_on
+async def person_year(
+    conn: Conn,
+    id_number: str,
+    year: int,
+    *,
+    on: date,
+    hospital_id: int | None = None,
+    visit_id: str | None = None,
+    lock: bool,
+) -> PersonYear:
+    """The person-year for a bill dated ``on`` (grants valid that day) of a hospital's visit.
+
+    ``lock``: inside a write transaction, lock the running-total row (created if missing)
+    and the open grants; concurrent bills of the person queue here. Otherwise a plain read.
+    """
+    params = {
+        "person": id_number,
+        "acc_year": year,
+        "grants_on": on,
+        "hospital": hospital_id,
+        "visit": visit_id,
+    }
+    stmt = _LOCK if lock else _READ
     row = (await conn.execute(stmt, params)).first()
-    if row is None:
+    if row is None:  # only when locking a person-year seen for the first time
         await conn.execute(
-            _CREATE[conn.dialect.name],
+            _CREATE[conn.dialect],
             {
                 "id_number": id_number,
                 "year": year,
@@ -113,46 +144,15 @@ async def lock(
             },
         )
         row = (await conn.execute(stmt, params)).one()
-    has_grant = bool(row[1]) if grants_on is not None else False
-    return load_totals(row[0]), has_grant
-
-
-async def lock_for_settle(
-    conn: AsyncConnection,
-    id_number: str,
-    year: int,
-    *,
-    grants_on: date,
-    hospital_id: int,
-    visit_id: str,
-) -> tuple[dict[str, Decimal], bool, AdmissionFacts | None]:
-    """:func:`lock`, and in the same round trip the visit's admission record (if any)."""
-    params = {
-        "person": id_number,
-        "acc_year": year,
-        "grants_on": grants_on,
-        "hospital": hospital_id,
-        "visit": visit_id,
-    }
-    row = (await conn.execute(_LOCK_FOR_SETTLE, params)).first()
-    if row is None:
-        await conn.execute(
-            _CREATE[conn.dialect.name],
-            {
-                "id_number": id_number,
-                "year": year,
-                "totals": "{}",
-                "bills": 0,
-                "updated_at": utcnow(),
-            },
-        )
-        row = (await conn.execute(_LOCK_FOR_SETTLE, params)).one()
-    admission = AdmissionFacts(row[2], row[3], bool(row[4]), row[5]) if row[2] is not None else None
-    return load_totals(row[0]), bool(row[1]), admission
+    admission = None
+    if row[3] is not None:
+        admission = AdmissionFacts(row[3], row[4], bool(row[5]), row[6])
+    grants = await open_grants(conn, id_number, on, lock=lock) if row[2] else []
+    return PersonYear(load_totals(row[0]), int(row[1] or 0), admission, grants)
 
 
 async def store(
-    conn: AsyncConnection, id_number: str, year: int, totals: dict[str, Decimal], bills: int
+    conn: Conn, id_number: str, year: int, totals: dict[str, Decimal], bills: int
 ) -> None:
     """Write the moved totals; ``bills`` is +1 on settle, −1 on revoke."""
     await conn.execute(
@@ -165,17 +165,3 @@ async def store(
             "now": utcnow(),
         },
     )
-
-
-async def read(
-    conn: AsyncConnection, id_number: str, year: int, *, grants_on: date | None = None
-) -> tuple[dict[str, Decimal], int, bool]:
-    """Totals, settled-bill count and open-grant flag, without a lock (preview, queries)."""
-    row = (await conn.execute(_READ, {"person": id_number, "acc_year": year})).first()
-    has_grant = False
-    if grants_on is not None:
-        result = await conn.execute(_GRANT_EXISTS, {"person": id_number, "grants_on": grants_on})
-        has_grant = bool(result.scalar())
-    if row is None:
-        return {}, 0, has_grant
-    return load_totals(row[0]), int(row[1]), has_grant

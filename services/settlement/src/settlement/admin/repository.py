@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, or_, select
 
-from settlement.database import AnyRow, table_of
+from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
 from settlement.settlements.models import BillRow
 
@@ -44,7 +43,7 @@ def search_conditions(query: str) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def search_bills(conn: AsyncConnection, query: str, limit: int = 50) -> Sequence[AnyRow]:
+async def search_bills(conn: Conn, query: str, limit: int = 50) -> Sequence[AnyRow]:
     q = query.strip()
     if not q or len(q) > MAX_QUERY:
         return []
@@ -70,8 +69,3 @@ async def search_bills(conn: AsyncConnection, query: str, limit: int = 50) -> Se
         .limit(limit)
     )
     return (await conn.execute(stmt)).all()
-
-
-async def bill_any_hospital(conn: AsyncConnection, setl_id: str) -> AnyRow | None:
-    stmt = select(bills).where(and_(bills.c.setl_id == setl_id))
-    return (await conn.execute(stmt)).first()

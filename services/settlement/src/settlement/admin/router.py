@@ -22,12 +22,10 @@ from starlette.requests import ClientDisconnect
 
 from settlement.admin import repository, service
 from settlement.deps import ContextDep
-from settlement.hospitals.repository import by_id as hospital_by_id
 from settlement.receipts.service import render_receipt
 from settlement.reports.schemas import GROUP_BYS
 from settlement.reports.service import fund_report, report_csv
-from settlement.settlements import repository as bills_repository
-from settlement.settlements.service import bill_from_row, local_today
+from settlement.settlements.service import local_today
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import money_str
@@ -193,14 +191,10 @@ async def admin_receipt(setl_id: str, request: Request, ctx: ContextDep) -> Resp
     """Any hospital's bill, printed with the settlement service's receipt."""
     if not _signed_in(request, ctx.settings.admin_token):
         return _to_login()
-    async with ctx.db.read() as conn:
-        row = await repository.bill_any_hospital(conn, setl_id[:64])
-        hospital = await hospital_by_id(conn, row.hospital_id) if row is not None else None
-        if row is None or hospital is None:
-            return _html("not_found.html", 404, setl_id=setl_id[:64])
-        funds = await bills_repository.funds_of(conn, [row.setl_id])
-    bill = bill_from_row(row, funds[row.setl_id], hospital.code)
-    html = render_receipt(bill, hospital, row.items, ctx.settings.local_tz)
+    stored = await ctx.settlements.stored_any(setl_id[:64])
+    if stored is None:
+        return _html("not_found.html", 404, setl_id=setl_id[:64])
+    html = render_receipt(stored, ctx.settings.local_tz)
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 
 

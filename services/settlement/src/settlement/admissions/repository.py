@@ -6,10 +6,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from settlement.admissions.models import Admission
-from settlement.database import AnyRow, table_of
+from settlement.database import AnyRow, Conn, table_of
 
 admissions = table_of(Admission)
 
@@ -19,17 +18,17 @@ _GET = select(admissions).where(
 )
 
 
-async def get(conn: AsyncConnection, hospital_id: int, visit_id: str) -> AnyRow | None:
+async def get(conn: Conn, hospital_id: int, visit_id: str) -> AnyRow | None:
     return (await conn.execute(_GET, {"hospital": hospital_id, "visit": visit_id})).first()
 
 
-async def insert_admission(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+_INSERT = {
+    "postgresql": postgresql.insert(admissions).on_conflict_do_nothing().returning(admissions.c.id),
+    "sqlite": sqlite.insert(admissions).on_conflict_do_nothing().returning(admissions.c.id),
+}
+
+
+async def insert_admission(conn: Conn, values: dict[str, Any]) -> bool:
     """``False`` when the visit already has an admission record (nothing written)."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = await conn.execute(
-        dialect_insert(admissions)
-        .values(**values)
-        .on_conflict_do_nothing()
-        .returning(admissions.c.id)
-    )
+    result = await conn.execute(_INSERT[conn.dialect], values)
     return result.first() is not None

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from settlement.admissions.schemas import AdmissionOut, AdmissionRequest
-from settlement.admissions.service import admit
-from settlement.deps import ContextDep, HospitalDep, RequestIdDep
+from settlement.deps import AdmissionsDep, HospitalDep, RequestIdDep
 from shared.errors import problem_responses
 
 router = APIRouter(prefix="/v1/admissions", tags=["admissions"])
@@ -25,7 +24,7 @@ router = APIRouter(prefix="/v1/admissions", tags=["admissions"])
 async def record_admission(
     body: AdmissionRequest,
     hospital: HospitalDep,
-    ctx: ContextDep,
+    admissions: AdmissionsDep,
     request_id: RequestIdDep,
     response: Response,
 ) -> AdmissionOut:
@@ -33,7 +32,7 @@ async def record_admission(
     answer says whether the patient is treated first and pays later (no deposit), their aid
     class and what each fund can still pay them this year. The settle of this visit uses the
     eligibility recorded here. Recording the same visit again returns the first record (200)."""
-    answer, created = await admit(ctx, hospital, body, request_id)
+    answer, created = await admissions.admit(hospital, body, request_id)
     if not created:
         response.status_code = status.HTTP_200_OK
     return answer

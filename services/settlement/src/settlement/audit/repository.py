@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from settlement.audit.models import AuditRecord
-from settlement.database import dump_json, table_of, utcnow
+from settlement.database import Conn, dump_json, table_of, utcnow
 
 audit_log = table_of(AuditRecord)
 _INSERT = insert(audit_log)
@@ -28,7 +27,7 @@ def audit_row(
 
 
 async def append(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     actor: str,
     action: str,
@@ -44,6 +43,6 @@ async def append(
     )
 
 
-async def append_row(conn: AsyncConnection, row: dict[str, Any]) -> None:
+async def append_row(conn: Conn, row: dict[str, Any]) -> None:
     """Append a record made by :func:`audit_row`."""
     await conn.execute(_INSERT, row)

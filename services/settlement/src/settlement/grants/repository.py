@@ -7,10 +7,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, bindparam, insert, select, update
 
-from settlement.database import AnyRow, table_of
+from settlement.database import AnyRow, Conn, table_of
 from settlement.grants.models import Grant, GrantUse
 
 grants = table_of(Grant)
@@ -28,28 +27,30 @@ _GRANT_COLUMNS = (
 )
 
 
+OPEN_GRANT: ColumnElement[bool] = (
+    (grants.c.id_number == bindparam("person"))
+    & (grants.c.balance > 0)
+    & (grants.c.valid_from <= bindparam("grants_on"))
+    & (grants.c.valid_to >= bindparam("grants_on"))
+)
+"""The one definition of an open grant: the person's (``:person``), with a balance, valid on
+``:grants_on``."""
+
 _OPEN = (
     select(grants.c.id, grants.c.balance)
-    .where(
-        grants.c.id_number == bindparam("person"),
-        grants.c.balance > 0,
-        grants.c.valid_from <= bindparam("grants_on"),
-        grants.c.valid_to >= bindparam("grants_on"),
-    )
+    .where(OPEN_GRANT)
     .order_by(grants.c.valid_from, grants.c.id)
 )
 _LOCK_OPEN = _OPEN.with_for_update()
 
 
-async def lock_open(conn: AsyncConnection, id_number: str, on: date) -> list[tuple[int, Decimal]]:
-    """Open grants valid on ``on``, oldest first, locked (one order everywhere: no
-    deadlocks)."""
-    rows = (await conn.execute(_LOCK_OPEN, {"person": id_number, "grants_on": on})).all()
-    return [(int(r[0]), r[1]) for r in rows]
-
-
-async def read_open(conn: AsyncConnection, id_number: str, on: date) -> list[tuple[int, Decimal]]:
-    rows = (await conn.execute(_OPEN, {"person": id_number, "grants_on": on})).all()
+async def open_grants(
+    conn: Conn, id_number: str, on: date, *, lock: bool
+) -> list[tuple[int, Decimal]]:
+    """Open grants valid on ``on``, oldest first: ``[(grant_id, balance)]``; locked when
+    ``lock`` (one order everywhere: no deadlocks)."""
+    stmt = _LOCK_OPEN if lock else _OPEN
+    rows = (await conn.execute(stmt, {"person": id_number, "grants_on": on})).all()
     return [(int(r[0]), r[1]) for r in rows]
 
 
@@ -81,7 +82,7 @@ _GIVE_BACK = (
 )
 
 
-async def draw(conn: AsyncConnection, setl_id: str, uses: Sequence[tuple[int, Decimal]]) -> None:
+async def draw(conn: Conn, setl_id: str, uses: Sequence[tuple[int, Decimal]]) -> None:
     await conn.execute(
         insert(grant_uses),
         [{"setl_id": setl_id, "grant_id": gid, "amount": taken} for gid, taken in uses],
@@ -89,7 +90,7 @@ async def draw(conn: AsyncConnection, setl_id: str, uses: Sequence[tuple[int, De
     await conn.execute(_DRAW, [{"gid": gid, "taken": taken} for gid, taken in uses])
 
 
-async def give_back(conn: AsyncConnection, setl_id: str) -> list[tuple[int, Decimal]]:
+async def give_back(conn: Conn, setl_id: str) -> list[tuple[int, Decimal]]:
     """Return what a revoked bill took from its grants; ``[(grant_id, amount)]``."""
     rows = (
         await conn.execute(
@@ -104,17 +105,17 @@ async def give_back(conn: AsyncConnection, setl_id: str) -> list[tuple[int, Deci
     return uses
 
 
-async def insert_grant(conn: AsyncConnection, values: dict[str, Any]) -> int:
+async def insert_grant(conn: Conn, values: dict[str, Any]) -> int:
     result = await conn.execute(insert(grants).values(**values).returning(grants.c.id))
     return int(result.scalar_one())
 
 
-async def reference_exists(conn: AsyncConnection, reference: str) -> bool:
+async def reference_exists(conn: Conn, reference: str) -> bool:
     row = (await conn.execute(select(grants.c.id).where(grants.c.reference == reference))).first()
     return row is not None
 
 
-async def for_person(conn: AsyncConnection, id_number: str) -> Sequence[AnyRow]:
+async def for_person(conn: Conn, id_number: str) -> Sequence[AnyRow]:
     return (
         await conn.execute(
             select(*_GRANT_COLUMNS)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from settlement.database import table_of
+from settlement.database import Conn, table_of
 from settlement.hospitals.models import Hospital
 
 hospitals = table_of(Hospital)
@@ -33,29 +32,29 @@ _COLUMNS = (
 )
 
 
-async def by_key_hash(conn: AsyncConnection, key_hash: str) -> HospitalRef | None:
+async def by_key_hash(conn: Conn, key_hash: str) -> HospitalRef | None:
     row = (
         await conn.execute(select(*_COLUMNS).where(hospitals.c.api_key_hash == key_hash))
     ).first()
     return HospitalRef(*row) if row else None
 
 
-async def by_id(conn: AsyncConnection, hospital_id: int) -> HospitalRef | None:
+async def by_id(conn: Conn, hospital_id: int) -> HospitalRef | None:
     row = (await conn.execute(select(*_COLUMNS).where(hospitals.c.id == hospital_id))).first()
     return HospitalRef(*row) if row else None
 
 
-async def code_exists(conn: AsyncConnection, code: str) -> bool:
+async def code_exists(conn: Conn, code: str) -> bool:
     row = (await conn.execute(select(hospitals.c.id).where(hospitals.c.code == code))).first()
     return row is not None
 
 
-async def insert_hospital(conn: AsyncConnection, values: dict[str, object]) -> int:
+async def insert_hospital(conn: Conn, values: dict[str, object]) -> int:
     result = await conn.execute(insert(hospitals).values(**values).returning(hospitals.c.id))
     return int(result.scalar_one())
 
 
-async def set_key_hash(conn: AsyncConnection, code: str, key_hash: str) -> None:
+async def set_key_hash(conn: Conn, code: str, key_hash: str) -> None:
     await conn.execute(
         update(hospitals).where(hospitals.c.code == code).values(api_key_hash=key_hash)
     )

@@ -11,8 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from settlement.hospitals.repository import HospitalRef
-from settlement.settlements.schemas import BillOut
+from settlement.settlements.service import StoredBill
 from shared.money import money_str
 
 AID_CLASS_LABELS = {
@@ -103,10 +102,10 @@ def _environment() -> Environment:
     return env
 
 
-def render_receipt(
-    bill: BillOut, hospital: HospitalRef, items_json: str, local_tz: timezone
-) -> str:
-    items = json.loads(items_json)
+def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
+    """The receipt of a stored bill, times in the deployment's local time zone."""
+    bill, hospital = stored.bill, stored.hospital
+    items = json.loads(stored.items_json)
     for item in items:
         item["amount_value"] = (
             Decimal(item["amount"])

@@ -9,9 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from settlement.database import AnyRow, table_of
+from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
 from settlement.hospitals.repository import HospitalRef
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
@@ -33,12 +32,12 @@ STREAM_BATCH = 5000
 INSERT_BATCH = 5000
 
 
-async def hospital_by_code(conn: AsyncConnection, code: str) -> HospitalRef | None:
+async def hospital_by_code(conn: Conn, code: str) -> HospitalRef | None:
     row = (await conn.execute(select(*_HOSPITAL_COLUMNS).where(hospitals.c.code == code))).first()
     return HospitalRef(*row) if row else None
 
 
-async def hospital_codes(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, str]:
+async def hospital_codes(conn: Conn, ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = await conn.execute(
@@ -48,7 +47,7 @@ async def hospital_codes(conn: AsyncConnection, ids: Sequence[int]) -> dict[int,
 
 
 async def service_totals(
-    conn: AsyncConnection,
+    conn: Conn,
     hospital_id: int,
     begin: date,
     end: date,
@@ -77,39 +76,34 @@ async def service_totals(
 
 
 async def stream_bills(
-    conn: AsyncConnection, hospital_id: int, begin: date, end: date
+    conn: Conn, hospital_id: int, begin: date, end: date
 ) -> AsyncIterator[Sequence[AnyRow]]:
     """Every bill of the hospital settled in the period (both statuses), in batches, from one
     server-side cursor: only the columns reconciliation compares."""
-    stmt = (
-        select(
-            bills.c.setl_id,
-            bills.c.visit_id,
-            bills.c.id_number,
-            bills.c.medfee_sumamt,
-            bills.c.fund_pay_sumamt,
-            bills.c.status,
-        )
-        .where(
-            bills.c.hospital_id == hospital_id,
-            bills.c.setl_date >= begin,
-            bills.c.setl_date <= end,
-        )
-        .execution_options(yield_per=STREAM_BATCH)
+    stmt = select(
+        bills.c.setl_id,
+        bills.c.visit_id,
+        bills.c.id_number,
+        bills.c.medfee_sumamt,
+        bills.c.fund_pay_sumamt,
+        bills.c.status,
+    ).where(
+        bills.c.hospital_id == hospital_id,
+        bills.c.setl_date >= begin,
+        bills.c.setl_date <= end,
     )
-    result = await conn.stream(stmt)
-    async for batch in result.partitions(STREAM_BATCH):
+    async for batch in conn.stream(stmt, batch=STREAM_BATCH):
         yield batch
 
 
-async def insert_reconciliation(conn: AsyncConnection, values: dict[str, Any]) -> int:
+async def insert_reconciliation(conn: Conn, values: dict[str, Any]) -> int:
     result = await conn.execute(
         insert(reconciliations).values(**values).returning(reconciliations.c.id)
     )
     return int(result.scalar_one())
 
 
-async def insert_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+async def insert_rows(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk insert (executemany, batched)."""
     stmt = insert(reconciliation_rows)
     for start in range(0, len(rows), INSERT_BATCH):
@@ -136,7 +130,7 @@ _LIST_COLUMNS = (
 
 
 async def page(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     hospital_id: int | None,
     matched: bool | None,
@@ -154,7 +148,7 @@ async def page(
     return (await conn.execute(stmt.order_by(reconciliations.c.id.desc()).limit(limit))).all()
 
 
-async def get(conn: AsyncConnection, reconciliation_id: int) -> AnyRow | None:
+async def get(conn: Conn, reconciliation_id: int) -> AnyRow | None:
     stmt = (
         select(*_LIST_COLUMNS)
         .join(hospitals, hospitals.c.id == reconciliations.c.hospital_id)
@@ -163,7 +157,7 @@ async def get(conn: AsyncConnection, reconciliation_id: int) -> AnyRow | None:
     return (await conn.execute(stmt)).first()
 
 
-async def rows_of(conn: AsyncConnection, reconciliation_id: int) -> Sequence[AnyRow]:
+async def rows_of(conn: Conn, reconciliation_id: int) -> Sequence[AnyRow]:
     stmt = (
         select(
             reconciliation_rows.c.setl_id,

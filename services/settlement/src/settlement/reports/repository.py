@@ -8,9 +8,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from settlement.database import AnyRow, table_of
+from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
 from settlement.reports.schemas import BILL_AMOUNTS
 from settlement.settlements.models import SETTLED, BillFundRow, BillRow
@@ -20,11 +19,11 @@ bill_funds = table_of(BillFundRow)
 hospitals = table_of(Hospital)
 
 
-async def tune_for_aggregation(conn: AsyncConnection) -> None:
+async def tune_for_aggregation(conn: Conn) -> None:
     """On PostgreSQL, for this read transaction only: room for the fund grouping's hash join
     (a year of bills) in memory, and no JIT compilation (it costs more than it saves on
     these short scans)."""
-    if conn.dialect.name == "postgresql":
+    if conn.dialect == "postgresql":
         await conn.execute(text("SET LOCAL work_mem = '64MB'"))
         await conn.execute(text("SET LOCAL jit = off"))
 
@@ -41,9 +40,7 @@ def _sums() -> list[Any]:
     return [func.sum(bills.c[name]).label(name) for name in BILL_AMOUNTS]
 
 
-async def by_bill_column(
-    conn: AsyncConnection, column: str, begin: date, end: date
-) -> Sequence[AnyRow]:
+async def by_bill_column(conn: Conn, column: str, begin: date, end: date) -> Sequence[AnyRow]:
     """(key, bill_count, Σ amounts…) per value of a ``bills`` column (``hospital_id``,
     ``aid_class``, ``setl_date``), ordered by it."""
     key = bills.c[column]
@@ -56,7 +53,7 @@ async def by_bill_column(
     return (await conn.execute(stmt)).all()
 
 
-async def by_fund(conn: AsyncConnection, begin: date, end: date) -> Sequence[AnyRow]:
+async def by_fund(conn: Conn, begin: date, end: date) -> Sequence[AnyRow]:
     """(fund code, name, bills, Σ fund_payamt) per fund, from the bills' fund rows."""
     stmt = (
         select(
@@ -73,12 +70,12 @@ async def by_fund(conn: AsyncConnection, begin: date, end: date) -> Sequence[Any
     return (await conn.execute(stmt)).all()
 
 
-async def bill_count(conn: AsyncConnection, begin: date, end: date) -> int:
+async def bill_count(conn: Conn, begin: date, end: date) -> int:
     stmt = select(func.count()).select_from(bills).where(*_in_period(begin, end))
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def hospital_names(conn: AsyncConnection) -> dict[int, tuple[str, str, str]]:
+async def hospital_names(conn: Conn) -> dict[int, tuple[str, str, str]]:
     """hospital id → (code, name, region code)."""
     rows = await conn.execute(
         select(hospitals.c.id, hospitals.c.code, hospitals.c.name, hospitals.c.region_code)

@@ -52,7 +52,7 @@ async def fund_report(db: Database, begin: date, end: date, group_by: GroupBy) -
     check_period(begin, end)
     columns: Sequence[str] = FUND_AMOUNTS if group_by == "fund" else BILL_AMOUNTS
     rows: list[ReportRow] = []
-    async with db.read() as conn:
+    async with db.snapshot() as conn:
         await repository.tune_for_aggregation(conn)
         if group_by == "fund":
             for r in await repository.by_fund(conn, begin, end):

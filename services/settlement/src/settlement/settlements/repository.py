@@ -1,5 +1,5 @@
-"""Bill rows: Core statements (reads, and the SQLite back-end of
-:mod:`settlement.settlements.store`)."""
+"""Bill rows (结算单) and their fund rows: every statement of settle, revoke and the bill
+queries, written once as Core (see :class:`shared.db.Database` for how they run)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,16 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from settlement.database import AnyRow, table_of
-from settlement.settlements.models import SETTLED, BillFundRow, BillRow
+from settlement.database import AnyRow, Conn, table_of
+from settlement.settlements.models import FUND_FIELDS, REVOKED, SETTLED, BillFundRow, BillRow
 
 bills = table_of(BillRow)
 bill_funds = table_of(BillFundRow)
 
-_FUND_COLUMNS = (
-    bill_funds.c.setl_id,
-    bill_funds.c.fund_pay_type,
-    bill_funds.c.fund_pay_type_name,
-    bill_funds.c.setlinfo_field,
-    bill_funds.c.inscp_scp_amt,
-    bill_funds.c.crt_payb_lmt_amt,
-    bill_funds.c.fund_payamt,
-    bill_funds.c.setl_proc_info,
-)
+_FUND_COLUMNS = (bill_funds.c.setl_id, *(bill_funds.c[name] for name in FUND_FIELDS))
 _INSERT_FUNDS = insert(bill_funds)
 # Built once; executing them only binds values (no statement construction per bill).
 _INSERT_BILL = {
@@ -35,20 +25,24 @@ _INSERT_BILL = {
 }
 
 
-async def insert_bill(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+async def insert_bill(conn: Conn, values: dict[str, Any]) -> bool:
     """Insert unless the idempotency key or a settled bill of the visit is already there
     (``False`` then, and nothing written)."""
-    result = await conn.execute(_INSERT_BILL[conn.dialect.name], values)
+    result = await conn.execute(_INSERT_BILL[conn.dialect], values)
     return result.first() is not None
 
 
-async def insert_funds(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(_INSERT_FUNDS, list(rows))
+async def insert_funds(conn: Conn, setl_id: str, setldetail: Sequence[Any]) -> None:
+    """The bill's ``setldetail`` rows (the engine's ``FundDetail``), numbered from 1."""
+    rows = [
+        {"setl_id": setl_id, "seq": seq, **{name: getattr(d, name) for name in FUND_FIELDS}}
+        for seq, d in enumerate(setldetail, start=1)
+    ]
+    await conn.execute(_INSERT_FUNDS, rows)
 
 
 async def find_duplicate(
-    conn: AsyncConnection, hospital_id: int, idempotency_key: str, visit_id: str
+    conn: Conn, hospital_id: int, idempotency_key: str, visit_id: str
 ) -> tuple[AnyRow | None, AnyRow | None]:
     """(the bill of this idempotency key, the settled bill of this visit) of a hospital."""
     rows = (
@@ -73,16 +67,28 @@ async def find_duplicate(
     return by_key, by_visit
 
 
+_GET = select(bills).where(
+    bills.c.setl_id == bindparam("setl"), bills.c.hospital_id == bindparam("hospital")
+)
+_GET_FOR_UPDATE = _GET.with_for_update()
+
+
 async def get(
-    conn: AsyncConnection, setl_id: str, hospital_id: int, *, for_update: bool = False
+    conn: Conn, setl_id: str, hospital_id: int, *, for_update: bool = False
 ) -> AnyRow | None:
-    stmt = select(bills).where(bills.c.setl_id == setl_id, bills.c.hospital_id == hospital_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).first()
+    stmt = _GET_FOR_UPDATE if for_update else _GET
+    return (await conn.execute(stmt, {"setl": setl_id, "hospital": hospital_id})).first()
 
 
-async def funds_of(conn: AsyncConnection, setl_ids: Sequence[str]) -> dict[str, list[AnyRow]]:
+_GET_ANY = select(bills).where(bills.c.setl_id == bindparam("setl"))
+
+
+async def get_any(conn: Conn, setl_id: str) -> AnyRow | None:
+    """A bill of any hospital (the administrator's view)."""
+    return (await conn.execute(_GET_ANY, {"setl": setl_id})).first()
+
+
+async def funds_of(conn: Conn, setl_ids: Sequence[str]) -> dict[str, list[AnyRow]]:
     out: dict[str, list[AnyRow]] = {s: [] for s in setl_ids}
     if not setl_ids:
         return out
@@ -98,14 +104,19 @@ async def funds_of(conn: AsyncConnection, setl_ids: Sequence[str]) -> dict[str, 
     return out
 
 
-async def mark_revoked(conn: AsyncConnection, setl_id: str, at: datetime) -> None:
-    await conn.execute(
-        update(bills).where(bills.c.setl_id == setl_id).values(status="revoked", revoked_at=at)
-    )
+_MARK_REVOKED = (
+    update(bills)
+    .where(bills.c.setl_id == bindparam("setl"))
+    .values(status=REVOKED, revoked_at=bindparam("at"))
+)
+
+
+async def mark_revoked(conn: Conn, setl_id: str, at: datetime) -> None:
+    await conn.execute(_MARK_REVOKED, {"setl": setl_id, "at": at})
 
 
 async def page(
-    conn: AsyncConnection,
+    conn: Conn,
     hospital_id: int,
     *,
     on: date,
@@ -121,7 +132,7 @@ async def page(
     return (await conn.execute(stmt.order_by(bills.c.setl_id).limit(limit))).all()
 
 
-async def hospital_has_billed(conn: AsyncConnection, hospital_id: int, id_number: str) -> bool:
+async def hospital_has_billed(conn: Conn, hospital_id: int, id_number: str) -> bool:
     row = (
         await conn.execute(
             select(bills.c.setl_id)
@@ -130,17 +141,3 @@ async def hospital_has_billed(conn: AsyncConnection, hospital_id: int, id_number
         )
     ).first()
     return row is not None
-
-
-async def settled_deltas(conn: AsyncConnection, id_number: str, year: int) -> list[str]:
-    """The ``deltas`` JSON of the person's settled bills of the year (for checks)."""
-    rows = (
-        await conn.execute(
-            select(bills.c.deltas).where(
-                bills.c.id_number == id_number,
-                bills.c.acc_year == year,
-                bills.c.status == SETTLED,
-            )
-        )
-    ).all()
-    return [r[0] for r in rows]

@@ -1,19 +1,16 @@
-"""Settlement endpoints: pre-settle, settle, query, list, revoke, receipt."""
+"""Settlement endpoints: pre-settle, settle, query, list, revoke (HTTP only; the work is in
+:class:`settlement.settlements.service.SettlementService`)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response, status
-from fastapi.responses import HTMLResponse
 
-from settlement.deps import ConnectionDep, ContextDep, HospitalDep, RequestIdDep
-from settlement.receipts.service import render_receipt
+from settlement.deps import HospitalDep, RequestIdDep, SettlementsDep
 from settlement.schemas import IsoDate
-from settlement.settlements import repository, service
 from settlement.settlements.schemas import BillOut, BillPage, RevokeRequest, SettleRequest
-from shared.errors import NotFound, problem_responses
+from shared.errors import problem_responses
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
 
@@ -45,11 +42,14 @@ def _json(bill: BillOut, status_code: int) -> Response:
     responses=problem_responses(401, 403, 409, 422, 503),
 )
 async def preview_settlement(
-    body: SettleRequest, hospital: HospitalDep, ctx: ContextDep, request_id: RequestIdDep
+    body: SettleRequest,
+    hospital: HospitalDep,
+    settlements: SettlementsDep,
+    request_id: RequestIdDep,
 ) -> Response:
     """Computes the bill exactly as a settle would now, on the patient's current running
     totals; stores nothing and moves no total."""
-    bill = await service.preview(ctx, hospital, body, request_id)
+    bill = await settlements.preview(hospital, body, request_id)
     return _json(bill, status.HTTP_200_OK)
 
 
@@ -66,7 +66,7 @@ async def preview_settlement(
 async def settle(
     body: SettleRequest,
     hospital: HospitalDep,
-    ctx: ContextDep,
+    settlements: SettlementsDep,
     request_id: RequestIdDep,
     idempotency_key: IdempotencyKey,
 ) -> Response:
@@ -76,7 +76,7 @@ async def settle(
     another body, or when the visit already has a settled bill (the answer names its
     `setl_id`). **503** with `Retry-After` when the registry cannot be asked (nothing
     written)."""
-    result = await service.settle(ctx, hospital, body, idempotency_key, request_id)
+    result = await settlements.settle(hospital, body, idempotency_key, request_id)
     return _json(result.bill, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
@@ -88,7 +88,7 @@ async def settle(
 )
 async def list_settlements(
     hospital: HospitalDep,
-    ctx: ContextDep,
+    settlements: SettlementsDep,
     on: Annotated[
         IsoDate | None,
         Query(alias="date", description="Settlement date (local), YYYY-MM-DD; default today"),
@@ -99,9 +99,8 @@ async def list_settlements(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> BillPage:
-    day: date = on or service.local_today(ctx.settings.local_tz)
-    items, next_after = await service.list_bills(
-        ctx, hospital, on=day, status=status_filter, after=after, limit=limit
+    items, next_after = await settlements.list_bills(
+        hospital, on=on, status=status_filter, after=after, limit=limit
     )
     return BillPage(items=items, next_after=next_after)
 
@@ -112,9 +111,11 @@ async def list_settlements(
     summary="One bill (like 5203)",
     responses=problem_responses(401, 403, 404),
 )
-async def get_settlement(setl_id: SetlId, hospital: HospitalDep, ctx: ContextDep) -> Response:
+async def get_settlement(
+    setl_id: SetlId, hospital: HospitalDep, settlements: SettlementsDep
+) -> Response:
     """The hospital's own bills only: another hospital's `setl_id` is a 404."""
-    return _json(await service.get_bill(ctx, hospital, setl_id), status.HTTP_200_OK)
+    return _json(await settlements.get_bill(hospital, setl_id), status.HTTP_200_OK)
 
 
 @router.post(
@@ -126,37 +127,14 @@ async def get_settlement(setl_id: SetlId, hospital: HospitalDep, ctx: ContextDep
 async def revoke_settlement(
     setl_id: SetlId,
     hospital: HospitalDep,
-    ctx: ContextDep,
+    settlements: SettlementsDep,
     request_id: RequestIdDep,
     body: Annotated[RevokeRequest | None, Body()] = None,
 ) -> Response:
     """Marks the bill `revoked` and takes its amounts back out of the patient's running totals
     (and gives back any temporary-assistance grant it drew on), in one transaction. Revoking
     a revoked bill returns it unchanged."""
-    bill = await service.revoke(
-        ctx, hospital, setl_id, reason=body.reason if body else None, request_id=request_id
+    bill = await settlements.revoke(
+        hospital, setl_id, reason=body.reason if body else None, request_id=request_id
     )
     return _json(bill, status.HTTP_200_OK)
-
-
-@router.get(
-    "/{setl_id}/receipt",
-    response_class=HTMLResponse,
-    summary="Printable one-stop settlement receipt (HTML, A4)",
-    responses={
-        **problem_responses(401, 403, 404),
-        200: {"content": {"text/html": {}}, "description": "The receipt"},
-    },
-)
-async def settlement_receipt(
-    setl_id: SetlId, hospital: HospitalDep, ctx: ContextDep, conn: ConnectionDep
-) -> HTMLResponse:
-    """一站式结算单: hospital, masked patient, aid class, costs by scope, each fund's payment
-    and how it came out, what the patient pays. Self-contained (no external URL)."""
-    row = await repository.get(conn, setl_id, hospital.id)
-    if row is None:
-        raise NotFound(f"No bill {setl_id} at this hospital.")
-    funds = await repository.funds_of(conn, [setl_id])
-    bill = service.bill_from_row(row, funds[setl_id], hospital.code)
-    html = render_receipt(bill, hospital, row.items, ctx.settings.local_tz)
-    return HTMLResponse(html)

@@ -6,18 +6,15 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
 from sqlalchemy import and_, exists, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from settlement.database import AnyRow, table_of
+from settlement.database import AnyRow, Conn, table_of
 from settlement.settlements.models import SETTLED, BillRow
 
 bills = table_of(BillRow)
 BATCH = 2000
 
 
-async def stream_replay(
-    conn: AsyncConnection, begin: date, end: date
-) -> AsyncIterator[Sequence[AnyRow]]:
+async def stream_replay(conn: Conn, begin: date, end: date) -> AsyncIterator[Sequence[AnyRow]]:
     """Every settled bill of a person-year that has a settled bill in the period, settled up
     to the period's end, ordered by person, year and settle time."""
     in_period = bills.alias("in_period")
@@ -47,8 +44,6 @@ async def stream_replay(
         )
         .where(bills.c.status == SETTLED, bills.c.setl_date <= end, touched)
         .order_by(bills.c.id_number, bills.c.acc_year, bills.c.setl_time, bills.c.setl_id)
-        .execution_options(yield_per=BATCH)
     )
-    result = await conn.stream(stmt)
-    async for batch in result.partitions(BATCH):
+    async for batch in conn.stream(stmt, batch=BATCH):
         yield batch

@@ -1,0 +1,78 @@
+"""The one mapper from a bill's row (stored, or just computed) to the API's answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from settlement.engine import SETLINFO_FIELDS
+from settlement.schemas import PatientOut
+from settlement.settlements.models import FUND_FIELDS
+from settlement.settlements.schemas import BillOut, FundRowOut
+from shared.idnumber import mask_id_number
+from shared.money import FEN, MAX_AMOUNT, ZERO, parse_money
+
+
+def _amount(value: Decimal) -> Decimal:
+    """An amount for an answer, as ``Money`` would validate it (two decimals), without a
+    validator run: the values come from the engine or the database, already in fen."""
+    fixed = value.quantize(FEN)
+    if fixed != value or not ZERO <= value <= MAX_AMOUNT:
+        return parse_money(value)  # raises, with the validator's reason
+    return fixed
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as stored (text), or the value it was made from."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def fund_row_out(row: Any) -> FundRowOut:
+    """A ``setldetail`` row (the engine's ``FundDetail`` or a stored row)."""
+    values = {name: getattr(row, name) for name in FUND_FIELDS}
+    for name, value in values.items():
+        if isinstance(value, Decimal):
+            values[name] = _amount(value)
+    return FundRowOut.model_construct(**values)
+
+
+# The answer is assembled with ``model_construct``: every value is already of its field's type
+# (engine results, the validated request, typed database columns), and amounts go through
+# ``_amount``, so validating the ≈ 40 fields again would only cost time.
+
+
+def bill_out(row: Mapping[str, Any] | Any, funds: Iterable[Any], hospital_code: str) -> BillOut:
+    """The answer for a bill: a stored row (attribute access) or the row a settle or preview
+    has just made (a mapping; JSON columns may still be lists)."""
+    amounts: dict[str, Any] = {}
+    get = row.__getitem__ if isinstance(row, Mapping) else lambda name: getattr(row, name)
+    for name in SETLINFO_FIELDS:
+        amounts[name] = _amount(get(name))
+    return BillOut.model_construct(
+        setl_id=get("setl_id"),
+        status=get("status"),
+        hospital_code=hospital_code,
+        visit_id=get("visit_id"),
+        visit_type=get("visit_type"),
+        admitted_on=get("admitted_on"),
+        discharged_on=get("discharged_on"),
+        diagnoses=_json(get("diagnoses")),
+        setl_time=get("setl_time"),
+        revoked_at=get("revoked_at"),
+        policy_version=get("policy_version"),
+        hospital_level=get("hospital_level"),
+        patient=PatientOut.model_construct(
+            id_number_masked=mask_id_number(get("id_number")),
+            name=get("patient_name"),
+            aid_class=get("aid_class"),
+            categories=_json(get("categories")),
+            registered=get("registered"),
+            eligibility_on=get("eligibility_on"),
+            eligibility_source=get("eligibility_source"),
+        ),
+        setldetail=[fund_row_out(f) for f in funds],
+        trace=_json(get("trace")),
+        **amounts,
+    )
