@@ -285,9 +285,13 @@ def lua_string(text: str) -> str:
 
 
 def write_lua_data(
-    path: Path, patients: list[Patient], visits: list[tuple[str, str]], item_pool: list[str]
+    path: Path,
+    patients: list[Patient],
+    visits: list[tuple[str, str]],
+    item_pool: list[str],
+    threads: int = 1,
 ) -> None:
-    lines = ["return {", "patients = {"]
+    lines = ["return {", f"threads = {threads},", "patients = {"]
     lines += [f"{{{lua_string(p.id_number)}, {lua_string(p.name)}}}," for p in patients]
     lines += ["},", "registered = {"]
     lines += [f"{lua_string(p.id_number)}," for p in patients if p.registered]
@@ -299,18 +303,21 @@ def write_lua_data(
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def make_visits(rng: random.Random, today: date, count: int = 200) -> list[tuple[str, str]]:
-    """Admission and discharge dates in this calendar year (last year in early January)."""
+def make_visits(rng: random.Random, today: date) -> list[tuple[str, str]]:
+    """Consecutive one-night stays of this calendar year (last year in early January): a
+    patient's n-th bill takes the n-th, so no two stays of a person overlap."""
     year_start = date(today.year, 1, 1)
     last = today - timedelta(days=1)
     if (last - year_start).days < 30:
         year_start, last = date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
-    out = []
-    for _ in range(count):
-        stay = rng.randint(3, 14)
-        admitted = year_start + timedelta(days=rng.randint(0, (last - year_start).days - stay))
-        out.append((admitted.isoformat(), (admitted + timedelta(days=stay)).isoformat()))
-    return out
+    nights = (last - year_start).days
+    return [
+        (
+            (year_start + timedelta(days=k)).isoformat(),
+            (year_start + timedelta(days=k + 1)).isoformat(),
+        )
+        for k in range(nights)
+    ]
 
 
 # ----------------------------------------------------------------------------- side benches
@@ -627,7 +634,8 @@ class Bench:
             patient,
             f"smoke-{self.run_id}",
             json.loads(item_pool[0]),
-            admitted_on=date.fromisoformat(self.visits[0][0]),
+            admitted_on=date.fromisoformat(self.visits[-1][0]),  # a night the load leaves
+            days=1,
         )
         response = httpx.post(
             self.settlement.base_url + "/v1/settlements",
@@ -736,7 +744,7 @@ class Bench:
         self.visits = make_visits(rng, date.today())
         item_pool = [json.dumps(inpatient_items(rng), ensure_ascii=False) for _ in range(300)]
         datafile = self.tmp / "data.lua"
-        write_lua_data(datafile, patients, self.visits, item_pool)
+        write_lua_data(datafile, patients, self.visits, item_pool, threads=args.threads)
 
         self.start_services(patients)
         self.smoke(patients, item_pool)

@@ -1,8 +1,10 @@
--- wrk script: POST a distinct settle per request (own Idempotency-Key and visit), a random
--- patient from the data file and a random 20-item inpatient bill from a pre-generated pool.
+-- wrk script: POST a distinct settle per request (own Idempotency-Key and visit), patients of
+-- the data file in turn, each stay the patient's next one-night slot (a person is in one stay
+-- at a time), and a random 20-item inpatient bill from a pre-generated pool.
 --   wrk -s bench/settle.lua URL -- DATAFILE PREFIX TOKEN PATH
 -- DATAFILE is a Lua file written by bench/run.py returning {patients = {{id, name}, ...},
--- items = {"[...json...]", ...}, visits = {{admitted, discharged}, ...}}.
+-- items = {"[...json...]", ...}, visits = {{admitted, discharged}, ...} (consecutive nights),
+-- threads = N}.
 
 threads = {}
 
@@ -28,8 +30,10 @@ end
 function request()
    counter = counter + 1
    local key = prefix .. "-" .. tid .. "-" .. counter
-   local p = data.patients[math.random(#data.patients)]
-   local v = data.visits[math.random(#data.visits)]
+   local turn = counter - 1
+   local p = data.patients[turn % #data.patients + 1]
+   local slot = math.floor(turn / #data.patients) * (data.threads or 1) + tid - 1
+   local v = data.visits[slot % #data.visits + 1]
    local items = data.items[math.random(#data.items)]
    headers["Idempotency-Key"] = key
    local body = '{"patient":{"id_number":"' .. p[1] .. '","name":"' .. p[2] ..

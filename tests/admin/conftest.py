@@ -31,6 +31,9 @@ _serial = itertools.count(1)
 _ELIGIBILITY = re.compile(r"/v1/persons/([0-9Xx]{18})/eligibility")
 
 
+_stays: dict[str, int] = {}
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}{next(_serial):06d}"
 
@@ -160,6 +163,13 @@ class Service:
         discharged = today - timedelta(days=2)
         if admitted.year != discharged.year:  # keep a visit inside one year
             admitted = discharged
+        # A patient's further stays are single nights before the first: a person is in one
+        # stay at a time.
+        earlier = _stays.get(patient, 0)
+        _stays[patient] = earlier + 1
+        if earlier and visit_type == "inpatient":
+            discharged = admitted - timedelta(days=earlier - 1)
+            admitted = discharged - timedelta(days=1)
         visit: dict[str, Any] = {
             "visit_id": unique("V"),
             "type": visit_type,

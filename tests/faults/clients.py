@@ -43,14 +43,16 @@ class Settle:
 def make_settles(
     prefix: str, patients: list[Patient], count: int, *, seed: int = 1
 ) -> list[Settle]:
-    """``count`` distinct settles (own key and visit) spread over ``patients``."""
+    """``count`` distinct settles (own key and visit) spread over ``patients``; a patient's
+    stays are single nights one after another (a person is in one stay at a time)."""
     rng = random.Random(seed)
-    admitted = date.today() - timedelta(days=40)
+    first = date.today() - timedelta(days=200)
     out = []
     for i in range(count):
         key = f"{prefix}-{i:05d}"
         patient = patients[i % len(patients)]
-        body = settle_body(patient, key, inpatient_items(rng), admitted_on=admitted, days=5)
+        admitted = first + timedelta(days=i // len(patients))
+        body = settle_body(patient, key, inpatient_items(rng), admitted_on=admitted, days=1)
         out.append(Settle(key, patient, body))
     return out
 

@@ -8,7 +8,7 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -158,17 +158,46 @@ def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+DEFAULT = object()
+"""``discharged_on`` not given (``None`` given: the request has none)."""
+_STAY_OF_VISIT: dict[str, tuple[str, str]] = {}
+_STAYS_OF_PERSON: dict[str, int] = {}
+FIRST_STAY = ("2026-03-02", "2026-03-12")
+
+
+def stay_dates(id_number: str, visit_id: str) -> tuple[str, str]:
+    """Inpatient dates for a visit when a test names none: a person's first stay is
+    2026-03-02 → 03-12, each further one a night after the last (stays never overlap: a person
+    is in one stay at a time); the same visit keeps its dates."""
+    if visit_id not in _STAY_OF_VISIT:
+        count = _STAYS_OF_PERSON.get(id_number, 0)
+        _STAYS_OF_PERSON[id_number] = count + 1
+        if count == 0:
+            _STAY_OF_VISIT[visit_id] = FIRST_STAY
+        else:
+            start = date.fromisoformat(FIRST_STAY[1]) + timedelta(days=count - 1)
+            _STAY_OF_VISIT[visit_id] = (start.isoformat(), (start + timedelta(days=1)).isoformat())
+    return _STAY_OF_VISIT[visit_id]
+
+
 def bill_body(
     id_number: str,
     *,
     visit_id: str | None = None,
     visit_type: str = "inpatient",
-    admitted_on: str = "2026-03-02",
-    discharged_on: str | None = "2026-03-12",
+    admitted_on: str | None = None,
+    discharged_on: str | None | object = DEFAULT,
     items: list[dict[str, Any]] | None = None,
     total: str | None = None,
 ) -> dict[str, Any]:
-    """A settle request; ``total`` makes one category-A item of that amount."""
+    """A settle request; ``total`` makes one category-A item of that amount. Without dates an
+    inpatient visit gets :func:`stay_dates`, an outpatient visit 2026-03-02."""
+    visit_id = visit_id or unique("V")
+    if admitted_on is None and discharged_on is DEFAULT and visit_type == "inpatient":
+        admitted_on, discharged_on = stay_dates(id_number, visit_id)
+    admitted_on = admitted_on or FIRST_STAY[0]
+    if discharged_on is DEFAULT:
+        discharged_on = FIRST_STAY[1]
     if items is None:
         amount = total or "3000.00"
         items = [
@@ -181,7 +210,7 @@ def bill_body(
             },
         ]
     visit: dict[str, Any] = {
-        "visit_id": visit_id or unique("V"),
+        "visit_id": visit_id,
         "type": visit_type,
         "admitted_on": admitted_on,
         "diagnoses": ["J18.900"],

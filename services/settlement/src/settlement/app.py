@@ -14,6 +14,7 @@ from settlement.config import Settings
 from settlement.context import AppContext
 from settlement.database import Database
 from settlement.engine import PolicySet, default_policy_dir
+from settlement.fee_details.router import router as fee_details_router
 from settlement.grants.router import router as grants_router
 from settlement.hospitals.router import router as hospitals_router
 from settlement.persons.router import router as persons_router
@@ -126,6 +127,7 @@ def create_app(
         admissions_router,
         settlements_router,
         receipts_router,
+        fee_details_router,
         persons_router,
         grants_router,
         reconciliation_router,

@@ -10,6 +10,7 @@ from settlement.config import Settings
 from settlement.database import Database
 from settlement.eligibility import EligibilityService
 from settlement.engine import PolicySet
+from settlement.fee_details.service import FeeDetailService
 from settlement.hospitals.service import HospitalAuth
 from settlement.persons.service import PersonService
 from settlement.registry_client import RegistryClient
@@ -26,6 +27,7 @@ class AppContext:
     settlements: SettlementService
     admissions: AdmissionService
     persons: PersonService
+    fee_details: FeeDetailService
 
     @classmethod
     def build(
@@ -34,13 +36,15 @@ class AppContext:
         """Every service object, each given only what it uses."""
         eligibility = EligibilityService(registry, policies)
         tz = settings.local_tz
+        settlements = SettlementService(db, eligibility, tz)
         return cls(
             settings=settings,
             db=db,
             registry=registry,
             policies=policies,
             hospitals=HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s),
-            settlements=SettlementService(db, eligibility, tz),
-            admissions=AdmissionService(db, eligibility),
+            settlements=settlements,
+            admissions=AdmissionService(db, eligibility, settlements.check_admission),
             persons=PersonService(db, eligibility, tz),
+            fee_details=FeeDetailService(db),
         )

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from settlement.admissions.service import AdmissionService
 from settlement.context import AppContext
 from settlement.database import Conn, Database
+from settlement.fee_details.service import FeeDetailService
 from settlement.hospitals.repository import HospitalRef
 from settlement.persons.service import PersonService
 from settlement.settlements.service import SettlementService
@@ -65,9 +66,14 @@ async def get_persons(ctx: ContextDep) -> PersonService:
     return ctx.persons
 
 
+async def get_fee_details(ctx: ContextDep) -> FeeDetailService:
+    return ctx.fee_details
+
+
 SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
 AdmissionsDep = Annotated[AdmissionService, Depends(get_admissions)]
 PersonsDep = Annotated[PersonService, Depends(get_persons)]
+FeeDetailsDep = Annotated[FeeDetailService, Depends(get_fee_details)]
 
 
 async def get_request_id(request: Request) -> str:

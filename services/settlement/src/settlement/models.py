@@ -4,6 +4,7 @@ from settlement.accumulators.models import Accumulator
 from settlement.admissions.models import Admission
 from settlement.audit.models import AuditRecord
 from settlement.database import metadata
+from settlement.fee_details.models import FeeDetailRow
 from settlement.grants.models import Grant, GrantUse
 from settlement.hospitals.models import Hospital
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
@@ -16,6 +17,7 @@ __all__ = [
     "AuditRecord",
     "BillFundRow",
     "BillRow",
+    "FeeDetailRow",
     "Grant",
     "GrantUse",
     "Hospital",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from datetime import date
+from typing import Any, Protocol, cast
 
 from settlement.accumulators import repository as accumulators
 from settlement.admissions import repository
@@ -26,12 +27,23 @@ def _same_patient(row: AnyRow, req: AdmissionRequest) -> None:
         )
 
 
-class AdmissionService:
-    """Admissions of the hospitals: built once in the app's lifespan."""
+class StayCheck(Protocol):
+    async def __call__(
+        self, hospital: HospitalRef, id_number: str, visit_id: str, admitted_on: date
+    ) -> None:
+        """Raise a 409 when an inpatient admission falls inside another settled stay."""
 
-    def __init__(self, db: Database, eligibility: EligibilityService) -> None:
+
+class AdmissionService:
+    """Admissions of the hospitals: built once in the app's lifespan. ``check_stay`` is the
+    settlements' one-stay-at-a-time rule (a person is in one stay at a time)."""
+
+    def __init__(
+        self, db: Database, eligibility: EligibilityService, check_stay: StayCheck
+    ) -> None:
         self.db = db
         self.eligibility = eligibility
+        self.check_stay = check_stay
 
     async def _answer(self, hospital: HospitalRef, row: AnyRow) -> AdmissionOut:
         policy = self.eligibility.policy_of(
@@ -74,6 +86,8 @@ class AdmissionService:
             _same_patient(existing, req)
             return await self._answer(hospital, existing), False
         on = req.visit.admitted_on
+        if req.visit.type == "inpatient":
+            await self.check_stay(hospital, req.patient.id_number, req.visit.visit_id, on)
         policy = self.eligibility.policy_for(on, "visit.admitted_on")
         answer = await self.eligibility.on_date(req.patient.id_number, on, request_id)
         categories = list(answer.categories)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.types import TypeEngine
@@ -80,15 +81,18 @@ BillRow = Table(
     Column("deltas", Text, nullable=False),  # JSON object
     *(Column(name, MoneyType(), nullable=False) for name in SETLINFO_FIELDS),
     Column("request_id", String(128)),
+    # An interim settlement (中途结算) of a long stay: the visit stays open for more parts.
+    Column("interim", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("hospital_id", "idempotency_key", name="uq_bills_idempotency"),
-    # At most one settled bill per visit of a hospital (no double billing).
+    # At most one settled final bill per visit of a hospital (no double billing); any number
+    # of interim parts before it.
     Index(
         "uq_bills_settled_visit",
         "hospital_id",
         "visit_id",
         unique=True,
-        postgresql_where=text("status = 'settled'"),
-        sqlite_where=text("status = 'settled'"),
+        postgresql_where=text("status = 'settled' AND NOT interim"),
+        sqlite_where=text("status = 'settled' AND NOT interim"),
     ),
     Index("ix_bills_hospital_date", "hospital_id", "setl_date"),
     Index("ix_bills_hospital_time", "hospital_id", "setl_time"),
@@ -103,7 +107,13 @@ BillRow = Table(
 )
 """One bill. The ``setlinfo`` amounts are columns so reconciliation and reports aggregate in
 SQL; ``items``, ``trace`` and ``deltas`` are kept as JSON text for the receipt, audits and the
-revoke."""
+revoke.
+
+On PostgreSQL the migration adds an exclusion constraint (``ex_bills_inpatient_stay``, needs
+``btree_gist``): two settled inpatient bills of one person whose stays
+``[admitted_on, discharged_on)`` overlap must belong to the same visit of the same hospital —
+a person is in one stay at a time, and a transfer (discharge day = next admission day) does
+not overlap. It backs the check the settle makes under its lock (and SQLite's write lock)."""
 
 BillFundRow = Table(
     "bill_funds",

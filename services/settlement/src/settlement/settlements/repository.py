@@ -141,3 +141,92 @@ async def hospital_has_billed(conn: Conn, hospital_id: int, id_number: str) -> b
         )
     ).first()
     return row is not None
+
+
+_PARTS = (
+    select(bills)
+    .where(
+        bills.c.hospital_id == bindparam("hospital"),
+        bills.c.visit_id == bindparam("visit"),
+        bills.c.status == SETTLED,
+        bills.c.interim.is_(True),
+    )
+    .order_by(bills.c.setl_time, bills.c.setl_id)
+)
+
+
+async def interim_parts(conn: Conn, hospital_id: int, visit_id: str) -> Sequence[AnyRow]:
+    """The visit's settled interim parts (中途结算), oldest first."""
+    return (await conn.execute(_PARTS, {"hospital": hospital_id, "visit": visit_id})).all()
+
+
+_LATER_PARTS = (
+    select(bills.c.setl_id)
+    .where(
+        bills.c.hospital_id == bindparam("hospital"),
+        bills.c.visit_id == bindparam("visit"),
+        bills.c.status == SETTLED,
+        bills.c.setl_id != bindparam("setl"),
+        bills.c.setl_time >= bindparam("after"),
+    )
+    .order_by(bills.c.setl_time.desc(), bills.c.setl_id.desc())
+)
+
+
+async def later_parts(conn: Conn, row: AnyRow) -> list[str]:
+    """Settled bills of the same visit settled after ``row`` (newest first)."""
+    params = {
+        "hospital": row.hospital_id,
+        "visit": row.visit_id,
+        "setl": row.setl_id,
+        "after": row.setl_time,
+    }
+    return [r.setl_id for r in (await conn.execute(_LATER_PARTS, params)).all()]
+
+
+# Two stays overlap when both are non-empty half-open ranges [admitted_on, discharged_on) that
+# intersect: the same rule as the PostgreSQL exclusion constraint ``ex_bills_inpatient_stay``.
+_OVERLAPPING_STAY = (
+    select(
+        bills.c.setl_id,
+        bills.c.hospital_id,
+        bills.c.visit_id,
+        bills.c.admitted_on,
+        bills.c.discharged_on,
+    )
+    .where(
+        bills.c.id_number == bindparam("person"),
+        bills.c.visit_type == "inpatient",
+        bills.c.status == SETTLED,
+        ~(
+            (bills.c.hospital_id == bindparam("hospital"))
+            & (bills.c.visit_id == bindparam("visit"))
+        ),
+        bills.c.admitted_on < bills.c.discharged_on,
+        bills.c.admitted_on < bindparam("until"),
+        bills.c.discharged_on > bindparam("since"),
+    )
+    .order_by(bills.c.admitted_on)
+    .limit(1)
+)
+
+
+async def overlapping_stay(
+    conn: Conn,
+    id_number: str,
+    *,
+    hospital_id: int,
+    visit_id: str,
+    since: date,
+    until: date,
+) -> AnyRow | None:
+    """A settled inpatient stay of the person, of another visit, that overlaps
+    ``[since, until)`` (``until`` > ``since``), or None."""
+    params = {
+        "person": id_number,
+        "hospital": hospital_id,
+        "visit": visit_id,
+        "since": since,
+        "until": until,
+    }
+    return (await conn.execute(_OVERLAPPING_STAY, params)).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -31,12 +32,21 @@ from settlement.schemas import (
 from shared.money import Money, decimal_parser, parse_money
 
 MAX_ITEMS = 2000
-"""Fee items per bill; a discharge with more is split by the HIS (the critical-illness fund is
-computed cumulatively, so splitting never changes what the funds pay)."""
+"""Fee items sent in one request. A stay with more uploads its lines in batches
+(``POST /v1/visits/{visit_id}/fee-details``) and settles them with a request without
+``items``, or settles in interim parts: either way the admission pays one deductible and the
+funds pay what one bill with every line would give."""
 MAX_UNIT_PRICE = Decimal("10000000")
 MAX_QUANTITY = Decimal("100000")
 MAX_BILL_TOTAL = Decimal("100000000")
 MAX_DIAGNOSES = 50
+
+
+def check_total(items: Sequence[FeeItemIn]) -> None:
+    """A bill's total stays within ``MAX_BILL_TOTAL`` (a ``ValueError`` otherwise)."""
+    total = sum((i.unit_price * i.quantity for i in items), Decimal(0))
+    if total > MAX_BILL_TOTAL:
+        raise ValueError(f"the bill total must not exceed {MAX_BILL_TOTAL}")
 
 
 def _unit_price(value: Any) -> Decimal:
@@ -100,13 +110,23 @@ class FeeItemIn(Strict):
 class VisitIn(Strict):
     """``admitted_on`` is the admission date (visit date for outpatients); ``discharged_on``
     picks the policy and the year of the running totals (outpatients: defaults to
-    ``admitted_on``)."""
+    ``admitted_on``). ``interim``: an interim settlement (中途结算) of an inpatient stay that
+    goes on — the visit stays open for further parts, the last one sent without ``interim``;
+    for an interim part ``discharged_on`` is the day the part is settled up to."""
 
     visit_id: VisitId
     type: Literal["inpatient", "outpatient"]
     admitted_on: PastDate
     discharged_on: PastDate | None = Field(default=None, validate_default=True)
     diagnoses: list[Diagnosis] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
+    interim: bool = False
+
+    @field_validator("interim", mode="after")
+    @classmethod
+    def _interim(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("type") == "outpatient":
+            raise ValueError("only an inpatient stay is settled in parts")
+        return value
 
     @field_validator("discharged_on", mode="after")
     @classmethod
@@ -180,14 +200,19 @@ class SettleRequest(Strict):
 
     patient: PatientIn
     visit: VisitIn
-    items: list[FeeItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[FeeItemIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ITEMS,
+        description="The fee lines. Omitted: the visit's uploaded, not yet settled fee details "
+        "(`POST /v1/visits/{visit_id}/fee-details`) are settled.",
+    )
 
     @field_validator("items", mode="after")
     @classmethod
-    def _total(cls, items: list[FeeItemIn]) -> list[FeeItemIn]:
-        total = sum((i.unit_price * i.quantity for i in items), Decimal(0))
-        if total > MAX_BILL_TOTAL:
-            raise ValueError(f"the bill total must not exceed {MAX_BILL_TOTAL}")
+    def _total(cls, items: list[FeeItemIn] | None) -> list[FeeItemIn] | None:
+        if items is not None:
+            check_total(items)
         return items
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, cast
 
@@ -23,9 +24,10 @@ from pydantic import TypeAdapter
 from settlement.accumulators import repository as accumulators
 from settlement.accumulators.repository import PersonYear
 from settlement.audit.repository import append_row, audit_row
-from settlement.database import Conn, Database, dump_json, load_totals, utcnow
+from settlement.database import AnyRow, Conn, Database, dump_json, load_totals, utcnow
 from settlement.eligibility import EligibilityService, RegistryAnswer, UsedEligibility
 from settlement.engine import (
+    SETLINFO_FIELDS,
     TEMPORARY_ASSISTANCE_KEY,
     Bill,
     BillInputError,
@@ -34,6 +36,8 @@ from settlement.engine import (
     apply_deltas,
     compute,
 )
+from settlement.engine.parts import EarlierPart, earlier_deltas, remaining_part
+from settlement.fee_details import repository as fee_details
 from settlement.grants import repository as grants
 from settlement.hospitals.repository import HospitalRef
 from settlement.hospitals.repository import by_id as hospital_by_id
@@ -41,8 +45,9 @@ from settlement.registry_client import RegistryUnavailable
 from settlement.settlements import repository
 from settlement.settlements.answers import bill_out
 from settlement.settlements.models import REVOKED, SETTLED
-from settlement.settlements.schemas import BillOut, FeeItemIn, SettleRequest
+from settlement.settlements.schemas import BillOut, FeeItemIn, SettleRequest, check_total
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.idnumber import mask_id_number
 from shared.observability import record_revoke, record_settlement
 
 _ITEMS_JSON = TypeAdapter(list[FeeItemIn])
@@ -63,6 +68,14 @@ class StoredBill:
     hospital: HospitalRef
 
 
+@dataclass(frozen=True, slots=True)
+class _Computed:
+    inputs: PersonYear
+    elig: UsedEligibility
+    items: list[FeeItemIn]
+    bill: Bill
+
+
 class _Duplicate(Exception):
     """The bill insert met an existing idempotency key or settled visit (rolled back)."""
 
@@ -79,7 +92,7 @@ def new_setl_id(now: datetime) -> str:
     return f"S{now.strftime('%Y%m%d%H%M%S%f')}{secrets.token_hex(3)}"
 
 
-def fee_items(req: SettleRequest) -> list[FeeItem]:
+def fee_items(items: Sequence[FeeItemIn]) -> list[FeeItem]:
     return [
         FeeItem(
             code=i.code,
@@ -91,24 +104,43 @@ def fee_items(req: SettleRequest) -> list[FeeItem]:
             self_pay_ratio=i.self_pay_ratio,
             price_cap=i.price_cap,
         )
-        for i in req.items
+        for i in items
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """The lines a bill computes on: for a stay settled in parts, every line of the earlier
+    parts and of this one, the earlier parts and the grants they drew."""
+
+    items: list[FeeItem]
+    parts: list[EarlierPart]
+    granted: Decimal = Decimal(0)
+
+
 def compute_bill(
-    policy: Policy, hospital: HospitalRef, req: SettleRequest, aid_class: str, inputs: PersonYear
+    policy: Policy,
+    hospital: HospitalRef,
+    req: SettleRequest,
+    aid_class: str,
+    inputs: PersonYear,
+    stay: Stay | None = None,
 ) -> Bill:
-    """The engine on a request; its input errors as 422s naming the request's field."""
+    """The engine on a request; its input errors as 422s naming the request's field. For a
+    stay settled in parts (``stay``), the part: the whole stay so far on the totals before it,
+    minus the earlier parts (:mod:`settlement.engine.parts`)."""
+    stay = stay or Stay(fee_items(req.items or []), [])
     try:
-        return compute(
+        whole = compute(
             policy,
             hospital_level=hospital.level,
             visit_type=req.visit.type,
             aid_class=cast(Any, aid_class),
-            items=fee_items(req),
-            totals=inputs.totals,
-            grant_balance=inputs.grant_balance,
+            items=stay.items,
+            totals=apply_deltas(inputs.totals, earlier_deltas(stay.parts), -1),
+            grant_balance=inputs.grant_balance + stay.granted,
         )
+        return remaining_part(whole, stay.parts)
     except BillInputError as exc:
         field = exc.field
         if field == "hospital_level":
@@ -208,13 +240,37 @@ class SettlementService:
             req.patient.id_number, req.visit.admitted_on, request_id
         )
         async with self.db.read() as conn:
-            inputs = await self._inputs(conn, hospital, req, lock=False)
-        elig = self._choose(inputs, registry, req)
-        bill = compute_bill(policy, hospital, req, policy.aid_class_for(elig.categories), inputs)
+            computed = await self._compute(conn, hospital, req, registry, policy, lock=False)
         values = bill_values(
-            bill, req, hospital, elig, setl_id=None, now=None, local_tz=self.local_tz
+            computed.bill,
+            req,
+            hospital,
+            computed.elig,
+            setl_id=None,
+            now=None,
+            local_tz=self.local_tz,
         )
-        return bill_out(values, bill.setldetail, hospital.code)
+        return bill_out(values, computed.bill.setldetail, hospital.code)
+
+    async def _compute(
+        self,
+        conn: Conn,
+        hospital: HospitalRef,
+        req: SettleRequest,
+        registry: RegistryAnswer,
+        policy: Policy,
+        *,
+        lock: bool,
+    ) -> _Computed:
+        """Preview and settle alike: the person-year (locked for a settle), the eligibility,
+        the lines (sent, or uploaded), the stay, the bill."""
+        inputs = await self._inputs(conn, hospital, req, lock=lock)
+        elig = self._choose(inputs, registry, req)
+        items = req.items if req.items is not None else await self._uploaded(conn, hospital, req)
+        stay = await self._stay(conn, hospital, req, items)
+        aid_class = policy.aid_class_for(elig.categories)
+        bill = compute_bill(policy, hospital, req, aid_class, inputs, stay)
+        return _Computed(inputs, elig, items, bill)
 
     async def settle(
         self,
@@ -291,8 +347,12 @@ class SettlementService:
         async with self.db.write() as conn:
             inputs = await self._inputs(conn, hospital, req, lock=True)
             elig = self._choose(inputs, registry, req)
+            items = (
+                req.items if req.items is not None else await self._uploaded(conn, hospital, req)
+            )
+            stay = await self._stay(conn, hospital, req, items)
             bill = compute_bill(
-                policy, hospital, req, policy.aid_class_for(elig.categories), inputs
+                policy, hospital, req, policy.aid_class_for(elig.categories), inputs, stay
             )
             now = utcnow()
             setl_id = new_setl_id(now)
@@ -304,14 +364,17 @@ class SettlementService:
                 **{name: dump_json(values[name]) for name in _JSON_COLUMNS},
                 "idempotency_key": idempotency_key,
                 "request_hash": fingerprint,
-                "items": _ITEMS_JSON.dump_json(req.items, exclude_none=True).decode(),
-                "item_count": len(req.items),
+                "items": _ITEMS_JSON.dump_json(items, exclude_none=True).decode(),
+                "item_count": len(items),
                 "deltas": dump_json(bill.deltas),
                 "request_id": request_id,
+                "interim": req.visit.interim,
             }
             if not await repository.insert_bill(conn, row):
                 raise _Duplicate
             await repository.insert_funds(conn, setl_id, bill.setldetail)
+            if req.items is None:
+                await fee_details.settle_open(conn, hospital.id, req.visit.visit_id, setl_id)
             await accumulators.store(
                 conn,
                 req.patient.id_number,
@@ -343,6 +406,82 @@ class SettlementService:
                 ),
             )
         return bill_out(values, bill.setldetail, hospital.code)
+
+    async def _uploaded(
+        self, conn: Conn, hospital: HospitalRef, req: SettleRequest
+    ) -> list[FeeItemIn]:
+        """The visit's uploaded fee details not settled yet (a request without ``items``)."""
+        raw = await fee_details.open_items(conn, hospital.id, req.visit.visit_id)
+        if not raw:
+            raise Unprocessable.field(
+                "items",
+                "no items were sent and the visit has no uploaded fee details left to settle",
+            )
+        items = [FeeItemIn.model_validate_json(text) for text in raw]
+        try:
+            check_total(items)
+        except ValueError as exc:
+            raise Unprocessable.field("items", str(exc)) from None
+        return items
+
+    async def _stay(
+        self, conn: Conn, hospital: HospitalRef, req: SettleRequest, items: list[FeeItemIn]
+    ) -> Stay:
+        """The stay this bill belongs to: refused (409) when it overlaps another settled stay
+        of the person at any hospital; for an inpatient visit with settled interim parts of
+        the same year, every line so far and the parts (one deductible per admission)."""
+        visit = req.visit
+        if visit.type == "inpatient" and visit.admitted_on < visit.bill_date:
+            other = await repository.overlapping_stay(
+                conn,
+                req.patient.id_number,
+                hospital_id=hospital.id,
+                visit_id=visit.visit_id,
+                since=visit.admitted_on,
+                until=visit.bill_date,
+            )
+            if other is not None:
+                raise stay_conflict(other, hospital)
+        parts = [
+            p
+            for p in await repository.interim_parts(conn, hospital.id, visit.visit_id)
+            if p.acc_year == visit.bill_date.year
+        ]
+        if not parts:
+            return Stay(fee_items(items), [])
+        if parts[0].id_number != req.patient.id_number:
+            raise Conflict(
+                f"Visit {visit.visit_id!r} has interim settlements of another patient "
+                f"({mask_id_number(parts[0].id_number)}).",
+                extra={"setl_id": parts[-1].setl_id},
+            )
+        funds = await repository.funds_of(conn, [p.setl_id for p in parts])
+        earlier = [_earlier_part(p, funds[p.setl_id]) for p in parts]
+        lines: list[FeeItemIn] = []
+        for part in parts:
+            lines.extend(_ITEMS_JSON.validate_json(part.items))
+        granted = sum(
+            (load_totals(p.deltas).get(TEMPORARY_ASSISTANCE_KEY, Decimal(0)) for p in parts),
+            Decimal(0),
+        )
+        return Stay(fee_items([*lines, *items]), earlier, granted)
+
+    async def check_admission(
+        self, hospital: HospitalRef, id_number: str, visit_id: str, admitted_on: date
+    ) -> None:
+        """An inpatient admission on a day inside another settled stay of the person (at any
+        hospital) is a 409; admitted on a discharge day (a transfer) is not."""
+        async with self.db.read() as conn:
+            other = await repository.overlapping_stay(
+                conn,
+                id_number,
+                hospital_id=hospital.id,
+                visit_id=visit_id,
+                since=admitted_on,
+                until=admitted_on + timedelta(days=1),
+            )
+        if other is not None:
+            raise stay_conflict(other, hospital)
 
     # ------------------------------------------------------------------ queries
 
@@ -411,6 +550,15 @@ class SettlementService:
                     conn, head.id_number, head.acc_year, on=head.discharged_on, lock=True
                 )
                 row = await repository.get(conn, setl_id, hospital.id, for_update=True)
+                if row is not None and row.status == SETTLED and row.interim:
+                    later = await repository.later_parts(conn, row)
+                    if later:
+                        raise Conflict(
+                            f"Bill {setl_id} is an interim part of visit {row.visit_id!r} and "
+                            f"later parts are settled ({', '.join(later)}); revoke those first, "
+                            "newest first.",
+                            extra={"setl_ids": later},
+                        )
                 if row is not None and row.status == SETTLED:  # not revoked meanwhile
                     newly_revoked = True
                     await self._write_revocation(conn, row, inputs, hospital, reason, request_id)
@@ -430,6 +578,7 @@ class SettlementService:
         request_id: str | None,
     ) -> None:
         await repository.mark_revoked(conn, row.setl_id, utcnow())
+        await fee_details.reopen(conn, row.setl_id)
         returned = await grants.give_back(conn, row.setl_id)
         totals = apply_deltas(inputs.totals, load_totals(row.deltas), -1)
         await accumulators.store(conn, row.id_number, row.acc_year, totals, -1)
@@ -447,6 +596,31 @@ class SettlementService:
                 },
             ),
         )
+
+
+def _earlier_part(row: AnyRow, funds: Sequence[AnyRow]) -> EarlierPart:
+    return EarlierPart(
+        setlinfo={name: getattr(row, name) for name in SETLINFO_FIELDS},
+        funds={f.fund_pay_type: (f.fund_payamt, f.inscp_scp_amt) for f in funds},
+        deltas=load_totals(row.deltas),
+    )
+
+
+def stay_conflict(other: AnyRow, hospital: HospitalRef) -> Conflict:
+    """The 409 for a stay that overlaps another settled stay: the other bill's ``setl_id``
+    only to the hospital that owns it; another hospital sees the dates."""
+    dates = f"{other.admitted_on.isoformat()} – {other.discharged_on.isoformat()}"
+    if other.hospital_id == hospital.id:
+        return Conflict(
+            f"The patient's inpatient stay overlaps visit {other.visit_id!r} ({dates}), "
+            f"settled as bill {other.setl_id}; a person is in one stay at a time.",
+            extra={"setl_id": other.setl_id},
+        )
+    return Conflict(
+        f"The patient's inpatient stay overlaps a stay settled at another designated hospital "
+        f"({dates}); a person is in one stay at a time (a transfer is admitted on the day of "
+        "discharge)."
+    )
 
 
 def local_today(tz: timezone) -> date:

@@ -1,0 +1,102 @@
+"""Uploading and withdrawing a visit's fee details before it is settled."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from settlement.database import Database, utcnow
+from settlement.fee_details import repository
+from settlement.fee_details.schemas import (
+    MAX_OPEN_LINES,
+    FeeDetailIn,
+    FeeDetailLine,
+    FeeDetailsOut,
+    FeeDetailUpload,
+)
+from settlement.hospitals.repository import HospitalRef
+from shared.errors import Conflict, Unprocessable
+from shared.money import fen
+
+
+def _line(serial: str, item_json: str, amount: Decimal, setl_id: str | None) -> FeeDetailLine:
+    item = json.loads(item_json)
+    return FeeDetailLine(
+        feedetl_sn=serial, code=item["code"], name=item["name"], amount=amount, setl_id=setl_id
+    )
+
+
+class FeeDetailService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def upload(
+        self, hospital: HospitalRef, visit_id: str, batch: FeeDetailUpload
+    ) -> FeeDetailsOut:
+        """Add a batch (all or nothing). A serial the visit already has is a 409 naming it;
+        more than ``MAX_OPEN_LINES`` open lines a 422."""
+        async with self.db.write() as conn:
+            seq = await repository.next_seq(conn, hospital.id, visit_id)
+            rows: list[dict[str, Any]] = []
+            lines: list[FeeDetailLine] = []
+            for offset, line in enumerate(batch.items):
+                serial = line.feedetl_sn or f"{seq + offset:06d}"
+                item = line.model_dump_json(exclude={"feedetl_sn"}, exclude_none=True)
+                amount = _amount(line)
+                rows.append(
+                    {
+                        "hospital_id": hospital.id,
+                        "visit_id": visit_id,
+                        "feedetl_sn": serial,
+                        "seq": seq + offset,
+                        "item": item,
+                        "amount": amount,
+                        "uploaded_at": utcnow(),
+                        "setl_id": None,
+                    }
+                )
+                lines.append(_line(serial, item, amount, None))
+            serials = [str(r["feedetl_sn"]) for r in rows]
+            repeated = sorted({s for s in serials if serials.count(s) > 1})
+            known = await repository.existing_serials(conn, hospital.id, visit_id, serials)
+            if repeated or known:
+                raise Conflict(
+                    "These fee detail serials (feedetl_sn) are already uploaded for the visit: "
+                    + ", ".join(sorted(set(repeated) | set(known))),
+                )
+            open_lines = await repository.count_open(conn, hospital.id, visit_id) + len(rows)
+            if open_lines > MAX_OPEN_LINES:
+                raise Unprocessable.field(
+                    "items", f"a visit holds at most {MAX_OPEN_LINES} open fee lines"
+                )
+            await repository.insert_lines(conn, rows)
+        return FeeDetailsOut(visit_id=visit_id, lines=lines, open_lines=open_lines)
+
+    async def withdraw(
+        self, hospital: HospitalRef, visit_id: str, serials: Sequence[str] | None
+    ) -> FeeDetailsOut:
+        """Withdraw open lines (all, or these serials); settled lines stay."""
+        async with self.db.write() as conn:
+            withdrawn = await repository.withdraw(conn, hospital.id, visit_id, serials)
+            open_lines = await repository.count_open(conn, hospital.id, visit_id)
+        return FeeDetailsOut(
+            visit_id=visit_id, lines=[], open_lines=open_lines, withdrawn=withdrawn
+        )
+
+    async def listing(self, hospital: HospitalRef, visit_id: str) -> FeeDetailsOut:
+        async with self.db.read() as conn:
+            rows = await repository.lines(conn, hospital.id, visit_id)
+        lines = [_line(r.feedetl_sn, r.item, r.amount, r.setl_id) for r in rows]
+        return FeeDetailsOut(
+            visit_id=visit_id,
+            lines=lines,
+            open_lines=sum(1 for line in lines if line.setl_id is None),
+        )
+
+
+def _amount(line: FeeDetailIn) -> Decimal:
+    """The line's amount: as sent, else unit price × quantity to the fen (the engine checks
+    a sent amount against the same rule at settle)."""
+    return line.amount if line.amount is not None else fen(line.unit_price * line.quantity)
