@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from shared import dburl
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -62,20 +64,22 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def async_url(url: str) -> URL:
     """``sqlite:///x.db`` → ``sqlite+aiosqlite:///x.db``; ``postgresql://…`` or ``postgres://…``
-    → ``postgresql+asyncpg://…``. A URL that already names a driver is kept."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url.removeprefix("postgres://")
+    → ``postgresql+asyncpg://…``. A URL that already names another driver is kept.
+
+    PostgreSQL URLs may list several hosts (``postgresql://u@h1:5432,h2:5433/db?
+    target_session_attrs=read-write``): :mod:`shared.dburl` turns them into SQLAlchemy's
+    multi-host form."""
+    if dburl.is_postgres(url):
+        return dburl.sqlalchemy_url(url)
     parsed = make_url(url)
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
         return parsed.set(drivername="sqlite+aiosqlite")
-    if backend == "postgresql" and driver in ("", "psycopg2", "psycopg"):
-        return parsed.set(drivername="postgresql+asyncpg")
     return parsed
 
 
 def is_sqlite(url: str | URL) -> bool:
-    return make_url(str(url) if isinstance(url, URL) else url).get_backend_name() == "sqlite"
+    return (url if isinstance(url, URL) else async_url(url)).get_backend_name() == "sqlite"
 
 
 def _prepare_sqlite_file(url: URL) -> None:
@@ -88,7 +92,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     """An async engine for a plain or driver-qualified URL.
 
     SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pre-pinged pool so a
-    restarted server is reconnected to without restarting the service.
+    restarted server is reconnected to without restarting the service (and, with several
+    hosts and ``target_session_attrs=read-write``, the promoted standby after a failover).
     """
     target = async_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -99,6 +104,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         kwargs.update(
             pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
         )
+        if dburl.is_postgres(url):  # typed asyncpg options and server settings of the URL
+            kwargs["connect_args"] = dburl.sqlalchemy_connect_args(url)
     engine = create_async_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine)
@@ -144,7 +151,8 @@ def run_migrations(script_location: str | Path, url: str, revision: str = "head"
 
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
-    cfg.set_main_option("sqlalchemy.url", url)
+    # Alembic's options are ConfigParser values: a percent-encoded password needs "%%".
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, revision)
 

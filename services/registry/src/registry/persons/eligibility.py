@@ -4,8 +4,10 @@ Both backends run :data:`registry.persons.repository.ELIGIBILITY` (the one defin
 rule). On PostgreSQL it is compiled once for asyncpg and executed on a small asyncpg pool of
 its own: asyncpg prepares it once per connection, and a single read-only statement needs no
 ORM session, no transaction block, no pre-ping and no reset query when the connection goes
-back to the pool (it leaves no session state behind). Other backends (SQLite) run it through
-SQLAlchemy Core on the service's engine.
+back to the pool (it leaves no session state behind). Behind PgBouncer in transaction mode the
+URL says ``statement_cache_size=0`` and asyncpg sends it unnamed, parsed on each call. The pool
+connects like the engine: every host of a multi-host URL, with its ``target_session_attrs``.
+Other backends (SQLite) run it through SQLAlchemy Core on the service's engine.
 
 A connection the server dropped (a restart) is noticed by asyncpg and replaced on the next
 checkout; a request caught on it fails with asyncpg's connection error, raised as SQLAlchemy's
@@ -22,14 +24,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.persons.repository import ELIGIBILITY, EligibilityRow, eligibility_row
+from shared.dburl import asyncpg_connect_kwargs
 from shared.outage import database_unavailable
 
 POOL_SIZE = 10
 APPLICATION_NAME = "medaid-registry eligibility"
 """``application_name`` of the lookup's connections, as ``pg_stat_activity`` shows them."""
 CONNECT_TIMEOUT_S = 10.0
-# Options of SQLAlchemy's asyncpg adapter that asyncpg.connect() does not take.
-_ADAPTER_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
 
 
 class EligibilityLookup(Protocol):
@@ -64,20 +65,18 @@ class AsyncpgLookup:
     """The statement on an asyncpg pool of its own, created at start-up without connecting
     (connections are opened on first use, so the service starts while PostgreSQL is down)."""
 
-    def __init__(self, engine: AsyncEngine, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, *, pool_size: int = POOL_SIZE) -> None:
         compiled = ELIGIBILITY.compile(dialect=engine.dialect)
         order = tuple(compiled.positiontup or ())
         if sorted(order) != ["id_number", "on"]:  # pragma: no cover - a changed statement
             raise RuntimeError(f"unexpected parameters of the eligibility statement: {order}")
         self._sql = compiled.string
         self._on_first = order[0] == "on"
-        _, options = engine.dialect.create_connect_args(engine.url)
-        for name in _ADAPTER_OPTIONS:
-            options.pop(name, None)
+        # Every host of a multi-host URL and its options (shared.dburl).
+        options = asyncpg_connect_kwargs(
+            url, server_settings={"application_name": APPLICATION_NAME}
+        )
         options.setdefault("timeout", CONNECT_TIMEOUT_S)
-        server_settings = dict(options.pop("server_settings", None) or {})
-        server_settings.setdefault("application_name", APPLICATION_NAME)
-        options["server_settings"] = server_settings
         self._options = options
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
@@ -112,10 +111,11 @@ class AsyncpgLookup:
             await pool.close()
 
 
-async def open_lookup(engine: AsyncEngine) -> EligibilityLookup:
-    """The lookup for the engine's backend: asyncpg on PostgreSQL, Core otherwise."""
+async def open_lookup(engine: AsyncEngine, url: str) -> EligibilityLookup:
+    """The lookup for the engine's backend: asyncpg on PostgreSQL (connecting as ``url``, the
+    engine's URL as the operator wrote it), Core otherwise."""
     if engine.dialect.driver == "asyncpg":
-        lookup = AsyncpgLookup(engine)
+        lookup = AsyncpgLookup(engine, url)
         await lookup.open()
         return lookup
     return CoreLookup(engine)

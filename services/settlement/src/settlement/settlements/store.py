@@ -36,6 +36,7 @@ from settlement.grants import repository as grants
 from settlement.settlements import repository
 from settlement.settlements.models import BillFundRow, BillRow
 from shared.db import async_url
+from shared.dburl import asyncpg_connect_kwargs
 
 FUND_FIELDS = (
     "seq",
@@ -330,11 +331,6 @@ class Record:
             raise AttributeError(name) from None
 
 
-def pg_dsn(url: str) -> str:
-    """The libpq-style DSN asyncpg takes, from the service's database URL."""
-    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Released connections skip asyncpg's default reset query (a round trip per release): this
     pool's transactions leave no session state behind (no ``SET``, ``LISTEN``, cursors or
@@ -352,7 +348,8 @@ class PgStore:
         """A pool that opens connections when they are needed (the service starts while the
         database is down) and drops those that broke."""
         pool = await asyncpg.create_pool(
-            pg_dsn(url),
+            # Every host of a multi-host URL and its options (shared.dburl).
+            **asyncpg_connect_kwargs(url),
             min_size=0,
             max_size=max_size,
             max_inactive_connection_lifetime=300,
