@@ -20,18 +20,16 @@ manager takes to notice and promote, which the test does at once.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
 
 import httpx
 import pytest
 
 from tests.cluster.conftest import Figure
-from tests.faults.clients import Settle, settle_with_retries
-from tests.support.data import Patient, inpatient_items, make_patients, settle_body
+from tests.faults.clients import Settle, make_settles, settle_with_retries
+from tests.support.data import make_patients
 from tests.support.ledger import bills_by_key, ledger_problems
 from tests.support.pgcluster import Pair, make_root, missing_postgres, remove_root, require
 from tests.support.stack import Stack, running_stack
@@ -70,22 +68,6 @@ def stack(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         make_patients(PATIENTS, seed=41, start=800_000),
     ) as stack:
         yield stack
-
-
-def make_bills(patients: list[Patient]) -> list[Settle]:
-    """``BILLS_PER_PERSON`` stays a person, ten days apart, a person's bills next to each
-    other in the list (so concurrent clients settle them at once and queue on the person's
-    running-total row)."""
-    rng = random.Random(17)
-    first = date.today() - timedelta(days=10 * BILLS_PER_PERSON + 30)
-    out = []
-    for patient in patients:
-        for stay in range(BILLS_PER_PERSON):
-            key = f"failover-{patient.id_number[-8:]}-{stay}"
-            admitted = first + timedelta(days=10 * stay)
-            body = settle_body(patient, key, inpatient_items(rng), admitted_on=admitted, days=5)
-            out.append(Settle(key, patient, body))
-    return out
 
 
 async def readiness(client: httpx.AsyncClient, base_url: str) -> int:
@@ -129,7 +111,13 @@ async def test_failover_keeps_every_acknowledged_bill(
     assert pair.standby is not None
     primary, standby = pair.primary, pair.standby
     pids = (stack.settlement.pid, stack.registry.pid)
-    bills = make_bills(stack.patients)
+    bills = make_settles(
+        "failover",
+        stack.patients,
+        PATIENTS * BILLS_PER_PERSON,
+        seed=17,
+        per_person=BILLS_PER_PERSON,
+    )
     queue = iter(bills)
     sent: list[Settle] = []
     headers = stack.headers()
@@ -247,8 +235,7 @@ async def test_failover_keeps_every_acknowledged_bill(
     )
     assert not problems, "\n".join(problems) + "\n" + stack.logs()
     assert first_after is not None
-    figure("failover_stop_to_first_settle", first_after - stopped_at, "s")
-    figure("failover_promote_to_first_settle", first_after - promoted_at, "s")
-    figure("failover_pg_ctl_promote", promoted_at - promote_started, "s")
-    figure("failover_bills_settled", float(settled(sent)), "bills")
-    figure("failover_requests_refused_503", float(len(refused)), "answers")
+    figure("failover_stop_to_first_settle", f"{first_after - stopped_at:.3f} s")
+    figure("failover_promote_to_first_settle", f"{first_after - promoted_at:.3f} s")
+    figure("failover_pg_ctl_promote", f"{promoted_at - promote_started:.3f} s")
+    figure("failover_bills", f"{settled(sent)} settled, {len(refused)} answers 503")

@@ -41,15 +41,19 @@ class Settle:
 
 
 def make_settles(
-    prefix: str, patients: list[Patient], count: int, *, seed: int = 1
+    prefix: str, patients: list[Patient], count: int, *, seed: int = 1, per_person: int = 1
 ) -> list[Settle]:
-    """``count`` distinct settles (own key and visit) spread over ``patients``."""
+    """``count`` distinct settles (own key and visit) spread over ``patients``. With
+    ``per_person`` > 1 each person has that many stays ten days apart, next to each other in
+    the list (so concurrent clients settle them at once and queue on the person's
+    running-total row)."""
     rng = random.Random(seed)
-    admitted = date.today() - timedelta(days=40)
+    first = date.today() - timedelta(days=40 + 10 * (per_person - 1))
     out = []
     for i in range(count):
         key = f"{prefix}-{i:05d}"
-        patient = patients[i % len(patients)]
+        patient = patients[i // per_person % len(patients)]
+        admitted = first + timedelta(days=10 * (i % per_person))
         body = settle_body(patient, key, inpatient_items(rng), admitted_on=admitted, days=5)
         out.append(Settle(key, patient, body))
     return out
