@@ -41,18 +41,24 @@ class Settle:
 
 
 def make_settles(
-    prefix: str, patients: list[Patient], count: int, *, seed: int = 1
+    prefix: str, patients: list[Patient], count: int, *, seed: int = 1, per_person: int = 1
 ) -> list[Settle]:
-    """``count`` distinct settles (own key and visit) spread over ``patients``; a patient's
-    stays are single nights one after another (a person is in one stay at a time)."""
+    """``count`` distinct settles (own key and visit) spread over ``patients``. With
+    ``per_person`` > 1 each person has that many stays next to each other in the list (so
+    concurrent clients settle them at once and queue on the person's running-total row).
+    A person's stays never overlap (a person is in one stay at a time): five nights each,
+    ten days apart."""
     rng = random.Random(seed)
-    first = date.today() - timedelta(days=200)
+    rounds = -(-count // (per_person * len(patients)))
+    first = date.today() - timedelta(days=10 * per_person * rounds + 10)
     out = []
     for i in range(count):
         key = f"{prefix}-{i:05d}"
-        patient = patients[i % len(patients)]
-        admitted = first + timedelta(days=i // len(patients))
-        body = settle_body(patient, key, inpatient_items(rng), admitted_on=admitted, days=1)
+        group = i // per_person
+        patient = patients[group % len(patients)]
+        slot = (group // len(patients)) * per_person + i % per_person
+        admitted = first + timedelta(days=10 * slot)
+        body = settle_body(patient, key, inpatient_items(rng), admitted_on=admitted, days=5)
         out.append(Settle(key, patient, body))
     return out
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from tests.faults.clients import make_settles, run_workers, split
-from tests.faults.conftest import Stack
 from tests.support.ledger import bills_by_key, ledger_problems
+from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

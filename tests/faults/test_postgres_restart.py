@@ -19,9 +19,9 @@ import pytest
 
 from tests.conftest import postgres_admin_dsn
 from tests.faults.clients import Settle, attempt, make_settles, settle_with_retries
-from tests.faults.conftest import Stack
 from tests.support import postgres
 from tests.support.ledger import bills_by_key, ledger_problems
+from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.faults.clients import Settle, attempt, make_settles, settle_with_retries
-from tests.faults.conftest import Stack
 from tests.support.ledger import accumulator_people, bills_by_key, ledger_problems
+from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

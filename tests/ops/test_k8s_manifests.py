@@ -1,5 +1,7 @@
 """deploy/k8s checked offline: every object against the Kubernetes 1.30 schemas (strict: an
-unknown or misspelt field fails), then the wiring the schemas cannot see."""
+unknown or misspelt field fails), the CloudNativePG objects against schemas written from the
+operator's API reference (``tests/ops/cnpg_schema.py``), then the wiring the schemas cannot
+see."""
 
 from __future__ import annotations
 
@@ -8,9 +10,13 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+
+from shared import dburl
+from tests.ops import cnpg_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -33,6 +39,8 @@ def load(path: Path) -> list[dict[str, Any]]:
 MANIFESTS = sorted(K8S.glob("*.yaml"))
 OBJECTS = [(p.name, doc) for p in MANIFESTS for doc in load(p)]
 SECRETS = load(SECRETS_EXAMPLE)
+CNPG = [(name, doc) for name, doc in OBJECTS if doc["apiVersion"] == cnpg_schema.API_VERSION]
+BUILT_IN = [(name, doc) for name, doc in OBJECTS if doc["apiVersion"] != cnpg_schema.API_VERSION]
 
 
 def of_kind(kind: str) -> dict[str, dict[str, Any]]:
@@ -41,12 +49,54 @@ def of_kind(kind: str) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize(
     "obj",
-    [doc for _, doc in OBJECTS] + SECRETS,
-    ids=[f"{name}:{doc['kind']}/{doc['metadata']['name']}" for name, doc in OBJECTS]
+    [doc for _, doc in BUILT_IN] + SECRETS,
+    ids=[f"{name}:{doc['kind']}/{doc['metadata']['name']}" for name, doc in BUILT_IN]
     + [f"secrets.example.yaml:Secret/{d['metadata']['name']}" for d in SECRETS],
 )
 def test_object_matches_the_kubernetes_schema(obj: dict[str, Any]) -> None:
     kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def validate_cnpg(obj: dict[str, Any]) -> None:
+    jsonschema.Draft202012Validator(cnpg_schema.SCHEMAS[obj["kind"]]).validate(obj)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [doc for _, doc in CNPG],
+    ids=[f"{name}:{doc['kind']}/{doc['metadata']['name']}" for name, doc in CNPG],
+)
+def test_cloudnativepg_object_matches_its_schema(obj: dict[str, Any]) -> None:
+    validate_cnpg(obj)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("spec", "postgresql", "synchronus"), {"method": "any", "number": 1}),  # misspelt
+        (("spec", "postgresql", "synchronous", "method"), "quorum"),
+        (("spec", "instance"), 3),
+        (("spec", "storage", "sise"), "1Gi"),
+        (("spec", "managed", "roles", 0, "password"), "x"),
+        (("spec", "bootstrap", "initdb", "secret"), "settlement-db-owner"),
+    ],
+)
+def test_the_cloudnativepg_check_catches_mistakes(path: tuple[Any, ...], value: Any) -> None:
+    broken = copy.deepcopy(of_kind("Cluster")["medaid-db"])
+    node = broken
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validate_cnpg(broken)
+
+
+@pytest.mark.parametrize(("kind", "field"), [("Cluster", "instances"), ("Database", "owner")])
+def test_the_cloudnativepg_check_wants_required_fields(kind: str, field: str) -> None:
+    (obj,) = copy.deepcopy(list(of_kind(kind).values()))
+    del obj["spec"][field]
+    with pytest.raises(jsonschema.ValidationError):
+        validate_cnpg(obj)
 
 
 def test_the_schema_check_catches_mistakes() -> None:
@@ -69,6 +119,8 @@ def test_the_kinds_the_deployment_needs() -> None:
         ("Job", "settlement-migrate"),
         ("HorizontalPodAutoscaler", "settlement"),
         ("PodDisruptionBudget", "settlement"),
+        ("Cluster", "medaid-db"),
+        ("Database", "registry"),
     } <= kinds
     # No secret values in the manifests applied to the cluster.
     assert not [name for name, doc in OBJECTS if doc["kind"] == "Secret"]
@@ -163,8 +215,10 @@ def test_secret_and_config_references_resolve() -> None:
         for volume in spec.get("volumes", []):
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in config_maps, where
-    for values in (s["stringData"] for s in SECRETS):
-        for key, value in values.items():
+    for secret in SECRETS:
+        for key, value in secret["stringData"].items():
+            if secret.get("type") == "kubernetes.io/basic-auth" and key == "username":
+                continue  # a role name, not a secret
             assert "change-me" in value, key
 
 
@@ -211,3 +265,109 @@ def test_policy_configmap_check_notices_a_changed_policy(tmp_path: Path) -> None
     assert make_policy_configmap.main(args) == 0
     assert make_policy_configmap.main([*args, "--check"]) == 0
     assert load(output)[0]["data"]["2017.toml"].endswith("# edited\n")
+
+
+# --------------------------------------------------------------------------- the database
+
+
+def database_owners() -> dict[str, str]:
+    """Database name → owning role, over the Cluster's bootstrap and the Database objects."""
+    (cluster,) = of_kind("Cluster").values()
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    owners = {initdb["database"]: initdb["owner"]}
+    for database in of_kind("Database").values():
+        assert database["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+        owners[database["spec"]["name"]] = database["spec"]["owner"]
+    return owners
+
+
+def test_the_cluster_is_replicated_synchronously_across_nodes() -> None:
+    spec = of_kind("Cluster")["medaid-db"]["spec"]
+    assert spec["instances"] >= 3
+    synchronous = spec["postgresql"]["synchronous"]
+    # A commit waits for a standby; with a standby missing it waits rather than run alone.
+    assert synchronous["number"] >= 1
+    assert synchronous["number"] < spec["instances"] - 1 or synchronous["method"] == "any"
+    assert synchronous["dataDurability"] == "required"
+    assert spec["primaryUpdateMethod"] == "switchover"
+    assert spec["affinity"]["enablePodAntiAffinity"] is True
+    assert spec["affinity"]["podAntiAffinityType"] == "required"
+    assert spec.get("enablePDB", True) is True
+    assert spec["enableSuperuserAccess"] is False
+    # Room for both services' pools: the settlement pods of the HPA at most, 2 pools each.
+    hpa = of_kind("HorizontalPodAutoscaler")["settlement"]["spec"]["maxReplicas"]
+    pool = int(of_kind("ConfigMap")["settlement-config"]["data"]["SETTLEMENT_DB_POOL_SIZE"])
+    registry = of_kind("Deployment")["registry"]["spec"]["replicas"]
+    assert int(spec["postgresql"]["parameters"]["max_connections"]) > (
+        hpa * 4 * pool + registry * 3 * 10
+    )
+
+
+def test_each_service_owns_a_database_with_a_role_and_a_password_secret() -> None:
+    (cluster,) = of_kind("Cluster").values()
+    owners = database_owners()
+    assert owners == {"settlement": "settlement", "registry": "registry"}
+    password_secrets = {
+        cluster["spec"]["bootstrap"]["initdb"]["owner"]: (
+            cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"]
+        )
+    }
+    for role in cluster["spec"]["managed"]["roles"]:
+        assert role["login"] is True
+        password_secrets[role["name"]] = role["passwordSecret"]["name"]
+    assert set(password_secrets) == set(owners.values())
+    examples = {s["metadata"]["name"]: s for s in SECRETS}
+    for role, secret_name in password_secrets.items():
+        secret = examples[secret_name]
+        assert secret["type"] == "kubernetes.io/basic-auth"
+        assert secret["stringData"]["username"] == role
+
+
+def test_service_urls_name_the_primary_service_and_the_owning_role() -> None:
+    (cluster,) = of_kind("Cluster").values()
+    name, namespace = cluster["metadata"]["name"], cluster["metadata"]["namespace"]
+    owners = database_owners()
+    examples = {s["metadata"]["name"]: s for s in SECRETS}
+    roles = {
+        s["stringData"]["username"]: s["stringData"]["password"]
+        for s in SECRETS
+        if s.get("type") == "kubernetes.io/basic-auth"
+    }
+    for service in ("registry", "settlement"):
+        url = dburl.parse(examples[f"{service}-secrets"]["stringData"]["database-url"])
+        assert [(h.host, h.port_or_default) for h in url.hosts] == [
+            (f"{name}-rw.{namespace}.svc", 5432)
+        ]
+        assert url.database == service
+        assert url.username == owners[service]
+        assert url.password == roles[url.username]
+        assert url.option("target_session_attrs") == "read-write"
+
+
+def commented_block(text: str, start: str) -> str:
+    """The commented lines from the one that reads ``# <start>`` to the first line that is
+    not a comment, uncommented."""
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip() == f"# {start}")
+    indent = lines[first].index("#")
+    block = []
+    for line in lines[first:]:
+        if not line.strip().startswith("#"):
+            break
+        body = line[indent:].removeprefix("#")
+        block.append(body[1:] if body.startswith(" ") else body)
+    return "\n".join(block)
+
+
+def test_the_commented_backup_section_is_ready_to_uncomment() -> None:
+    text = (K8S / "database.yaml").read_text(encoding="utf-8")
+    cluster = copy.deepcopy(of_kind("Cluster")["medaid-db"])
+    block = commented_block(text, "backup:")
+    section, scheduled = block.split("\n---\n")
+    cluster["spec"].update(yaml.safe_load(section))
+    validate_cnpg(cluster)
+    store = cluster["spec"]["backup"]["barmanObjectStore"]
+    assert store["destinationPath"].startswith("s3://")
+    backup = yaml.safe_load(scheduled)
+    validate_cnpg(backup)
+    assert backup["spec"]["cluster"]["name"] == cluster["metadata"]["name"]

@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.types import TypeDecorator
 
+from shared import dburl
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -68,20 +70,22 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def async_url(url: str) -> URL:
     """``sqlite:///x.db`` → ``sqlite+aiosqlite:///x.db``; ``postgresql://…`` or ``postgres://…``
-    → ``postgresql+asyncpg://…``. A URL that already names a driver is kept."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url.removeprefix("postgres://")
+    → ``postgresql+asyncpg://…``. A URL that already names another driver is kept.
+
+    PostgreSQL URLs may list several hosts (``postgresql://u@h1:5432,h2:5433/db?
+    target_session_attrs=read-write``): :mod:`shared.dburl` turns them into SQLAlchemy's
+    multi-host form."""
+    if dburl.is_postgres(url):
+        return dburl.sqlalchemy_url(url)
     parsed = make_url(url)
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
         return parsed.set(drivername="sqlite+aiosqlite")
-    if backend == "postgresql" and driver in ("", "psycopg2", "psycopg"):
-        return parsed.set(drivername="postgresql+asyncpg")
     return parsed
 
 
 def is_sqlite(url: str | URL) -> bool:
-    return make_url(str(url) if isinstance(url, URL) else url).get_backend_name() == "sqlite"
+    return (url if isinstance(url, URL) else async_url(url)).get_backend_name() == "sqlite"
 
 
 def _prepare_sqlite_file(url: URL) -> None:
@@ -94,7 +98,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     """An async engine for a plain or driver-qualified URL.
 
     SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL a pre-pinged pool so a
-    restarted server is reconnected to without restarting the service.
+    restarted server is reconnected to without restarting the service (and, with several
+    hosts and ``target_session_attrs=read-write``, the promoted standby after a failover).
     """
     target = async_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -105,6 +110,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         kwargs.update(
             pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
         )
+        if dburl.is_postgres(url):  # typed asyncpg options and server settings of the URL
+            kwargs["connect_args"] = dburl.sqlalchemy_connect_args(url)
     engine = create_async_engine(target, **kwargs)
     if target.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine)
@@ -150,7 +157,8 @@ def run_migrations(script_location: str | Path, url: str, revision: str = "head"
 
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
-    cfg.set_main_option("sqlalchemy.url", url)
+    # Alembic's options are ConfigParser values: a percent-encoded password needs "%%".
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, revision)
 
@@ -460,8 +468,6 @@ async def _keep_session(_conn: Any) -> None:
     every release by default is skipped; a transaction left open is still rolled back."""
 
 
-# Options of SQLAlchemy's asyncpg adapter that asyncpg.create_pool() does not take.
-_ADAPTER_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -476,9 +482,15 @@ class Database:
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, pool_size: int = 10, application_name: str = "medaid"
+        self,
+        engine: AsyncEngine,
+        url: str,
+        *,
+        pool_size: int = 10,
+        application_name: str = "medaid",
     ) -> None:
         self.engine = engine
+        self._url = url
         """SQLAlchemy's engine: runs the statements on SQLite; unused at run time on
         PostgreSQL (migrations open their own)."""
         self.dialect: str = engine.dialect.name
@@ -496,6 +508,7 @@ class Database:
     ) -> Database:
         return cls(
             make_engine(url, pool_size=pool_size),
+            url,
             pool_size=pool_size,
             application_name=application_name,
         )
@@ -506,14 +519,12 @@ class Database:
         return self.engine.pool if self.sqlite else _AsyncpgPoolStats(self)
 
     def _pool_options(self) -> dict[str, Any]:
-        _, options = self.engine.dialect.create_connect_args(self.engine.url)
-        for name in _ADAPTER_OPTIONS:
-            options.pop(name, None)
+        """Every host of a multi-host URL and its options (:mod:`shared.dburl`)."""
+        options = dburl.asyncpg_connect_kwargs(
+            self._url, server_settings={"application_name": self._application_name}
+        )
         options.setdefault("timeout", CONNECT_TIMEOUT_S)
-        server_settings = dict(options.pop("server_settings", None) or {})
-        server_settings.setdefault("application_name", self._application_name)
-        options["server_settings"] = server_settings
-        return cast(dict[str, Any], options)
+        return options
 
     async def _asyncpg_pool(self) -> Any:
         if self._pool is None:

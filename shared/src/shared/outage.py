@@ -1,7 +1,8 @@
 """Database outages answer 503 problem+json with ``Retry-After`` instead of a 500.
 
-A refused or dropped connection, a server restarting or shutting down, an exhausted pool or a
-busy SQLite file is not a bug in the request: the caller may retry and nothing was written
+A refused or dropped connection, a server restarting or shutting down, no host of a multi-host
+URL taking writes (a failover under way), an exhausted pool or a busy SQLite file is not a bug in
+the request: the caller may retry and nothing was written
 (the transaction rolled back). Anything else that escapes a route is a bug: 500, logged.
 """
 
@@ -41,6 +42,7 @@ _OUTAGE_SQLSTATE_PREFIXES = (
     "08",  # connection exception
     "57P",  # operator intervention: admin / crash shutdown, cannot connect now
     "53300",  # too many connections
+    "25006",  # read-only transaction: the server is a standby now (a failover under way)
 )
 
 
@@ -49,7 +51,7 @@ def database_unavailable(exc: BaseException) -> bool:
     bug or a data conflict (integrity, data and programming errors stay 500s).
 
     Works on SQLAlchemy's wrapped errors and on the driver's own (asyncpg used directly):
-    by class, by SQLSTATE (classes 08 and 57P, 53300) and along the ``__cause__`` chain.
+    by class, by SQLSTATE (classes 08 and 57P, 53300, 25006) and along the ``__cause__`` chain.
     """
     seen: set[int] = set()
     current: BaseException | None = exc

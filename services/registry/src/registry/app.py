@@ -50,7 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(engine)
     observe_db_pool(app, engine)
     try:
-        app.state.eligibility = await open_lookup(engine)
+        app.state.eligibility = await open_lookup(engine, settings.database_url)
         try:
             yield
         finally:
