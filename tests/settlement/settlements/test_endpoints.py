@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from settlement.audit.models import AuditRecord
-from settlement.database import load_totals, table_of
+from settlement.database import table_of
 from settlement.settlements.models import BillRow
 from tests.settlement.conftest import (
     Service,
@@ -24,6 +24,7 @@ from tests.settlement.conftest import (
     standard_items,
     unique,
 )
+from tests.support import ledger
 
 bills = table_of(BillRow)
 audit = table_of(AuditRecord)
@@ -40,37 +41,6 @@ async def count_bills(svc: Service, **where: Any) -> int:
         for name, value in where.items():
             stmt = stmt.where(bills.c[name] == value)
         return int((await conn.execute(stmt)).scalar_one())
-
-
-async def stored_totals(svc: Service, id_number: str, year: int = 2026) -> dict[str, Decimal]:
-    async with svc.app.state.ctx.db.read() as conn:
-        raw = (
-            await conn.execute(
-                text("SELECT totals FROM accumulators WHERE id_number = :i AND year = :y"),
-                {"i": id_number, "y": year},
-            )
-        ).scalar()
-    return load_totals(raw)
-
-
-async def sum_of_settled_deltas(
-    svc: Service, id_number: str, year: int = 2026
-) -> dict[str, Decimal]:
-    async with svc.app.state.ctx.db.read() as conn:
-        rows = (
-            await conn.execute(
-                select(bills.c.deltas).where(
-                    bills.c.id_number == id_number,
-                    bills.c.acc_year == year,
-                    bills.c.status == "settled",
-                )
-            )
-        ).all()
-    out: dict[str, Decimal] = {}
-    for (raw,) in rows:
-        for key, value in json.loads(raw).items():
-            out[key] = out.get(key, Decimal(0)) + Decimal(value)
-    return {k: v for k, v in out.items() if v}
 
 
 async def test_settle_replay_conflicts_and_revoke(svc: Service) -> None:
@@ -133,7 +103,7 @@ async def test_settle_replay_conflicts_and_revoke(svc: Service) -> None:
     )
     assert again_revoked.status_code == 200
     assert again_revoked.json() == revoked.json()
-    assert await stored_totals(svc, person) == {}
+    assert await ledger.stored_totals(svc.app.state.ctx.db, person, 2026) == {}
 
     # The original key still answers with that (now revoked) bill.
     replay = await settle(svc, hospital, body, "key-1")
@@ -145,7 +115,7 @@ async def test_settle_replay_conflicts_and_revoke(svc: Service) -> None:
     assert resettled.status_code == 201, resettled.text
     assert resettled.json()["setl_id"] != bill["setl_id"]
     assert resettled.json()["medfee_sumamt"] == bill["medfee_sumamt"]
-    assert await stored_totals(svc, person) == await sum_of_settled_deltas(svc, person)
+    assert await ledger.person_problems(svc.app.state.ctx.db, person, 2026) == []
 
 
 async def test_preview_stores_nothing(svc: Service) -> None:
@@ -161,7 +131,7 @@ async def test_preview_stores_nothing(svc: Service) -> None:
     assert preview["status"] == "preview"
     assert preview["setl_id"] is None
     assert await count_bills(svc, id_number=person) == 0
-    assert await stored_totals(svc, person) == {}
+    assert await ledger.stored_totals(svc.app.state.ctx.db, person, 2026) == {}
 
     settled = await settle(svc, hospital, body)
     assert settled.status_code == 201
