@@ -162,15 +162,6 @@ def admin_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-async def settle(
-    svc: Service, hospital: Any, body: dict[str, Any], key: str | None = None, **headers: str
-) -> Any:
-    """``POST /v1/settlements`` as ``hospital``, under ``key`` (a fresh one by default)."""
-    return await svc.client.post(
-        "/v1/settlements", json=body, headers=hospital.headers(key or unique("K"), **headers)
-    )
-
-
 def bill_body(
     id_number: str,
     *,
@@ -366,6 +357,15 @@ def problem(response: httpx.Response) -> dict[str, Any]:
 
 def fields_of(response: httpx.Response) -> list[str]:
     return [e["field"] for e in problem(response).get("errors") or []]
+
+
+async def settle(
+    svc: Service, hospital: Any, body: dict[str, Any], key: str | None = None, **headers: str
+) -> Any:
+    """``POST /v1/settlements`` as ``hospital``, under ``key`` (a fresh one by default)."""
+    return await svc.client.post(
+        "/v1/settlements", json=body, headers=hospital.headers(key or unique("K"), **headers)
+    )
 
 
 HERE = Path(__file__).parent
