@@ -40,6 +40,10 @@ def make_id_number(born: str = "19800101", area: str = "370305") -> str:
     return first17 + check_character(first17)
 
 
+VALID_ID = "370305198001011237"
+"""A fixed valid ID number, for requests refused before anyone is looked up."""
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}{next(_serial):06d}"
 
@@ -382,6 +386,15 @@ def problem(response: httpx.Response) -> dict[str, Any]:
 
 def fields_of(response: httpx.Response) -> list[str]:
     return [e["field"] for e in problem(response).get("errors") or []]
+
+
+async def settle(
+    svc: Service, hospital: Any, body: dict[str, Any], key: str | None = None, **headers: str
+) -> Any:
+    """``POST /v1/settlements`` as ``hospital``, under ``key`` (a fresh one by default)."""
+    return await svc.client.post(
+        "/v1/settlements", json=body, headers=hospital.headers(key or unique("K"), **headers)
+    )
 
 
 HERE = Path(__file__).parent

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from settlement.config import DEV_ADMIN_TOKEN, Settings
 from settlement.database import Database
 from settlement.engine import PolicyError
 from settlement.models import metadata
-from settlement.receipts.service import rmb_upper
 from tests.settlement.conftest import (
     ADMIN_TOKEN,
     BACKENDS,
@@ -215,28 +213,6 @@ async def test_not_ready_while_the_registry_is_down(svc: Service) -> None:
     assert ready.json()["checks"]["database"] == "ok"
     # Liveness does not depend on the registry.
     assert (await svc.client.get("/healthz")).status_code == 200
-
-
-@pytest.mark.parametrize(
-    ("amount", "words"),
-    [
-        ("0", "零元整"),
-        ("0.05", "伍分"),
-        ("0.50", "伍角整"),
-        ("1", "壹元整"),
-        ("10.05", "壹拾元零伍分"),
-        ("100.50", "壹佰元伍角整"),
-        ("1001", "壹仟零壹元整"),
-        ("1234.56", "壹仟贰佰叁拾肆元伍角陆分"),
-        ("100000", "壹拾万元整"),
-        ("100010", "壹拾万零壹拾元整"),
-        ("500000", "伍拾万元整"),
-        ("10000001.01", "壹仟万零壹元零壹分"),
-        ("123456789.00", "壹亿贰仟叁佰肆拾伍万陆仟柒佰捌拾玖元整"),
-    ],
-)
-def test_amount_in_capital_numerals(amount: str, words: str) -> None:
-    assert rmb_upper(Decimal(amount)) == words
 
 
 async def test_unreachable_database_is_503_not_500() -> None:

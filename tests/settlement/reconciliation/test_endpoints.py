@@ -7,7 +7,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tests.admin.conftest import Hospital, Service, admin_headers, local_day, new_id_number
+from tests.settlement.admin.conftest import (
+    Hospital,
+    Service,
+    admin_headers,
+    local_day,
+    new_id_number,
+)
 
 COLUMNS = "setl_id\tvisit_id\tid_number\tmedfee_sumamt\tfund_pay_sumamt\tstatus"
 ID_NUMBERS: dict[str, str] = {}

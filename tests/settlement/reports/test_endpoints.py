@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from settlement.database import Database
-from tests.admin.conftest import Service, admin_headers, local_day
-from tests.admin.synthetic import (
+from tests.settlement.admin.conftest import Service, admin_headers, local_day
+from tests.settlement.reports.synthetic import (
     AMOUNTS,
     FUNDS,
     Bill,
@@ -171,7 +171,7 @@ async def test_report_over_settled_bills_matches_the_database(svc: Service) -> N
     day's settled bills read from the database."""
     from sqlalchemy import select
 
-    from tests.admin.synthetic import bills as bills_table
+    from tests.settlement.reports.synthetic import bills as bills_table
 
     hospital = await svc.hospital()
     made = [await svc.settle(hospital, svc.patient("dibao")) for _ in range(3)]

@@ -11,7 +11,7 @@ import time
 import httpx
 
 from settlement.admin.service import new_session, valid_session
-from tests.admin.conftest import ADMIN_TOKEN, Service, local_day
+from tests.settlement.admin.conftest import ADMIN_TOKEN, Service, local_day
 
 
 def page_client(svc: Service) -> httpx.AsyncClient:

@@ -25,8 +25,14 @@ import uvicorn
 from websockets.sync.client import ClientConnection, connect
 
 from settlement.app import create_app
-from tests.admin.conftest import ADMIN_TOKEN, FakeRegistry, migrate, new_id_number, settings_for
 from tests.conftest import DatabaseFactory
+from tests.settlement.admin.conftest import (
+    ADMIN_TOKEN,
+    FakeRegistry,
+    migrate,
+    new_id_number,
+    settings_for,
+)
 from tests.support.data import inpatient_items
 from tests.support.processes import free_port
 

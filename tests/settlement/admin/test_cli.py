@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from settlement.cli import app
-from tests.admin.conftest import Hospital, Service, local_day, settings_env
+from tests.settlement.admin.conftest import Hospital, Service, local_day, settings_env
 
 COLUMNS = ["setl_id", "visit_id", "id_number", "medfee_sumamt", "fund_pay_sumamt", "status"]
 

@@ -15,8 +15,8 @@ from settlement.database import Database, dump_json
 from settlement.engine import FeeItem, PolicySet, apply_deltas, compute, default_policy_dir
 from settlement.models import metadata
 from settlement.simulation.service import Replay
-from tests.admin.conftest import Service, admin_headers, local_day
-from tests.admin.synthetic import bill_funds, bills
+from tests.settlement.admin.conftest import Service, admin_headers, local_day
+from tests.settlement.reports.synthetic import bill_funds, bills
 
 
 def policy_text(on: date) -> str:

@@ -4,7 +4,6 @@ every fund inside its caps and the totals equal to the sum over the settled bill
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from settlement.database import load_totals, table_of
+from settlement.database import table_of
 from settlement.settlements.models import BillFundRow, BillRow
 from tests.settlement.conftest import (
     Service,
@@ -23,6 +22,7 @@ from tests.settlement.conftest import (
     start_service,
     unique,
 )
+from tests.support import ledger
 
 bills = table_of(BillRow)
 funds = table_of(BillFundRow)
@@ -44,35 +44,6 @@ async def pg(database_factory: Callable[[str, str], str]) -> Any:
     yield service
     await service.client.aclose()
     await lifespan.__aexit__(None, None, None)
-
-
-async def settled_state(svc: Service, id_number: str) -> tuple[list[Any], dict[str, Decimal]]:
-    """The person's settled bills (with fund rows) and the sum of their deltas."""
-    async with svc.app.state.ctx.db.read() as conn:
-        rows = (
-            await conn.execute(
-                select(bills).where(bills.c.id_number == id_number, bills.c.acc_year == 2026)
-            )
-        ).all()
-    settled = [r for r in rows if r.status == "settled"]
-    total: dict[str, Decimal] = {}
-    for row in settled:
-        for key, value in json.loads(row.deltas).items():
-            total[key] = total.get(key, Decimal(0)) + Decimal(value)
-    return rows, {k: v for k, v in total.items() if v}
-
-
-async def stored_totals(svc: Service, id_number: str) -> dict[str, Decimal]:
-    async with svc.app.state.ctx.db.read() as conn:
-        from sqlalchemy import text
-
-        raw = (
-            await conn.execute(
-                text("SELECT totals FROM accumulators WHERE id_number = :i AND year = 2026"),
-                {"i": id_number},
-            )
-        ).scalar_one()
-    return load_totals(raw)
 
 
 def assert_caps(settled: list[Any]) -> None:
@@ -114,14 +85,14 @@ async def test_100_concurrent_settles_cross_the_caps_exactly(pg: Service) -> Non
     assert [r.status_code for r in responses] == [201] * 100, [r.text for r in responses][:3]
     for response in responses:
         check_bill(response.json())
-    rows, delta_sum = await settled_state(pg, person)
+    rows = await ledger.person_bills(pg.app.state.ctx.db, person, 2026)
     assert len(rows) == 100
     assert_caps(rows)
     # 100 bills of 30,000 exhaust each capped fund exactly.
     assert sum((r.hifp_pay for r in rows), Decimal(0)) == BASIC_INPATIENT_CAP
     assert sum((r.hifmi_pay for r in rows), Decimal(0)) == CRITICAL_ILLNESS_CAP
     assert sum((r.maf_pay for r in rows), Decimal(0)) == MEDICAL_ASSISTANCE_LIMIT
-    assert await stored_totals(pg, person) == delta_sum
+    assert await ledger.person_problems(pg.app.state.ctx.db, person, 2026) == []
     await assert_limit_chains(pg, [r.setl_id for r in rows])
 
     acc = await pg.client.get(f"/v1/persons/{person}/accumulators", headers=hospital.headers())
@@ -165,18 +136,18 @@ async def test_concurrent_settles_and_revokes_keep_totals_exact(pg: Service) -> 
     assert all(r.status_code in (200, 201) for r in results), [r.text for r in results][:3]
     for r in results:
         check_bill(r.json())
-    rows, delta_sum = await settled_state(pg, person)
+    rows = await ledger.person_bills(pg.app.state.ctx.db, person, 2026)
     statuses = {r.setl_id: r.status for r in rows}
     assert len(rows) == 100
     assert sorted(s for s, status in statuses.items() if status == "revoked") == sorted(to_revoke)
     settled = [r for r in rows if r.status == "settled"]
     assert len(settled) == 80
     assert_caps(settled)
-    assert await stored_totals(pg, person) == delta_sum
+    assert await ledger.person_problems(pg.app.state.ctx.db, person, 2026) == []
 
     # Revoking everything brings the totals back to nothing.
     await asyncio.gather(*(revoke(r.setl_id) for r in settled))
-    assert await stored_totals(pg, person) == {}
+    assert await ledger.stored_totals(pg.app.state.ctx.db, person, 2026) == {}
 
 
 @pytest.mark.postgres
@@ -194,9 +165,9 @@ async def test_50_concurrent_retries_of_one_key_make_one_bill(pg: Service) -> No
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] * 49 + [201], codes
     assert len({r.json()["setl_id"] for r in responses}) == 1
-    rows, delta_sum = await settled_state(pg, person)
+    rows = await ledger.person_bills(pg.app.state.ctx.db, person, 2026)
     assert len(rows) == 1
-    assert await stored_totals(pg, person) == delta_sum
+    assert await ledger.person_problems(pg.app.state.ctx.db, person, 2026) == []
 
 
 @pytest.mark.postgres
@@ -214,7 +185,7 @@ async def test_concurrent_settles_of_one_visit_make_one_bill(pg: Service) -> Non
     assert codes == [201] + [409] * 19, codes
     winner = next(r.json()["setl_id"] for r in responses if r.status_code == 201)
     assert all(r.json()["setl_id"] == winner for r in responses if r.status_code == 409)
-    rows, _ = await settled_state(pg, person)
+    rows = await ledger.person_bills(pg.app.state.ctx.db, person, 2026)
     assert len(rows) == 1
 
 
@@ -248,9 +219,9 @@ async def test_sqlite_serialises_concurrent_settles_and_revokes(sqlite_svc: Serv
     ]
     results = await asyncio.gather(*more, *revokes)
     assert all(r.status_code in (200, 201) for r in results)
-    rows, delta_sum = await settled_state(svc, person)
+    rows = await ledger.person_bills(svc.app.state.ctx.db, person, 2026)
     settled = [r for r in rows if r.status == "settled"]
     assert len(settled) == 15
     assert_caps(settled)
     assert sum((r.hifmi_pay for r in settled), Decimal(0)) <= CRITICAL_ILLNESS_CAP
-    assert await stored_totals(svc, person) == delta_sum
+    assert await ledger.person_problems(svc.app.state.ctx.db, person, 2026) == []
