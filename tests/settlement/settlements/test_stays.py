@@ -155,8 +155,10 @@ async def test_two_hospitals_settling_overlapping_stays_at_once_one_wins(svc: Se
         *(post(svc, h, b) for h, b in zip(hospitals, bodies, strict=True))
     )
     assert sorted(a.status_code for a in answers) == [201, 409, 409, 409], [a.text for a in answers]
-    winner = next(a.json() for a in answers if a.status_code == 201)
-    acc = await svc.client.get(f"/v1/persons/{person}/accumulators", headers=hospitals[0].headers())
+    winner, at = next(
+        (a.json(), h) for a, h in zip(answers, hospitals, strict=True) if a.status_code == 201
+    )
+    acc = await svc.client.get(f"/v1/persons/{person}/accumulators", headers=at.headers())
     assert acc.json()["settled_bills"] == 1
     assert Decimal(acc.json()["funds"][0]["paid_this_year"]) > 0
     assert winner["patient"]["aid_class"] == "key"
