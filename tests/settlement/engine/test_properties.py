@@ -20,7 +20,8 @@ from settlement.engine import (
     load_policy,
     remaining_limits,
 )
-from settlement.engine.funds import CriticalIllnessFund
+from settlement.engine.params import CriticalIllnessTier
+from settlement.engine.rules import critical_illness_target
 
 from .helpers import P2017, P2020, D, check_invariants
 from .test_policy import SAMPLE, without_fund
@@ -240,9 +241,9 @@ def test_critical_illness_split_with_basic_insurance(
     # base came in.
     aid = data.draw(CLASSES)
     bills, totals = run_year(policy, year, aid)
-    fund = next(f for f in policy.funds if isinstance(f, CriticalIllnessFund))
+    fund = next(f for f in policy.funds if isinstance(f, CriticalIllnessTier))
     year_base = totals.get("390200.base", D(0))
-    assert sum((b.hifmi_pay for b in bills), D(0)) == fund.payable(aid, year_base)
+    assert sum((b.hifmi_pay for b in bills), D(0)) == critical_illness_target(fund, aid, year_base)
 
 
 @PROPERTY
