@@ -27,7 +27,7 @@ tier; ``cashier`` writes the ``setl_proc_info`` lines; ``vocabulary`` holds the 
 ``compute`` runs scope → waterfall → temporary assistance.
 """
 
-from .compute import apply_deltas, compute, remaining_limits
+from .compute import apply_deltas, compute, remaining_limits, to_be_absorbed
 from .errors import BillInputError, EngineError, NoPolicyInForce, PolicyError
 from .policy import Policy, PolicySet, default_policy_dir, load_policy, load_policy_file
 from .scope import item_amount
@@ -68,4 +68,5 @@ __all__ = [
     "load_policy",
     "load_policy_file",
     "remaining_limits",
+    "to_be_absorbed",
 ]

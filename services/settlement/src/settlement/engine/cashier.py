@@ -6,10 +6,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .params import Band, BasicCase, BottomLineTier, CriticalIllnessTier
 from .types import AidClass
 from .vocabulary import AID_CLASS_LABELS, FUND_KIND_LABELS, VISIT_TYPE_LABELS
+
+if TYPE_CHECKING:
+    from .rules import CumulativeStep
 
 # Renders an amount already on the fen (exponent −2) as "12.30". Every amount the engine
 # produces is on the fen because inputs are rounded on the way in, so plain ``str`` suffices
@@ -87,22 +91,31 @@ def bands_text(bands: Sequence[Band], low: Decimal, high: Decimal) -> str:
     )
 
 
+def _cumulative_tail(step: CumulativeStep, word: str) -> str:
+    """How a cumulative tier's payment came out of the year: a correction after a revoke, a
+    payment held to the bill's base, the annual limit."""
+    text = ""
+    if step.corrected:
+        text = f"（年度应付{money(step.target)}元，已付{money(step.paid)}元"
+        if step.paid > step.target:
+            text += f"，多付{money(step.paid - step.target)}元由本年度后续结算抵扣"
+        text += "）"
+    due = step.due
+    if due > step.base:
+        text += f"，以本次计入{money(step.base)}元为限"
+        due = step.base
+    return text + limit_text(step.left, step.limit, due, step.pay, word)
+
+
 def critical_illness_line(
-    tier: CriticalIllnessTier,
-    aid_class: AidClass,
-    base: Decimal,
-    before: Decimal,
-    after: Decimal,
-    due: Decimal,
-    limit: Decimal | None,
-    left: Decimal | None,
-    pay: Decimal,
+    tier: CriticalIllnessTier, aid_class: AidClass, step: CumulativeStep
 ) -> str:
     """大病保险（…）：本次计入…元，年度累计…→…元，起付线…元，超出部分按…，按累计计算本次支付…元."""
     threshold = tier.threshold[aid_class]
+    before, after = step.before, step.after
     info = (
         f"{FUND_KIND_LABELS['critical_illness']}（{AID_CLASS_LABELS[aid_class]}）："
-        f"本次计入{money(base)}元，年度累计{money(before)}→{money(after)}元，"
+        f"本次计入{money(step.base)}元，年度累计{money(before)}→{money(after)}元，"
         f"起付线{money(threshold)}元"
     )
     if after <= threshold:
@@ -110,8 +123,8 @@ def critical_illness_line(
     else:
         low = (before if before > threshold else threshold) - threshold
         bands_over = bands_text(tier.bands[aid_class], low, after - threshold)
-        info += f"，超出部分按{bands_over}，按累计计算本次支付{money(due)}元"
-    return info + limit_text(left, limit, due, pay, "封顶线")
+        info += f"，超出部分按{bands_over}，按累计计算本次支付{money(step.due)}元"
+    return info + _cumulative_tail(step, "封顶线")
 
 
 def medical_assistance_line(
@@ -136,25 +149,16 @@ def medical_assistance_line(
     return info + limit_text(left, limit, due_in + due_out, pay, "救助限额")
 
 
-def bottom_line_line(
-    tier: BottomLineTier,
-    aid_class: AidClass,
-    base: Decimal,
-    before: Decimal,
-    after: Decimal,
-    due: Decimal,
-    limit: Decimal | None,
-    left: Decimal | None,
-    pay: Decimal,
-) -> str:
+def bottom_line_line(tier: BottomLineTier, aid_class: AidClass, step: CumulativeStep) -> str:
     """政府兜底（…）：年度政策范围内个人负担累计…→…元，兜底线…元，超出部分支付…元."""
     threshold = tier.threshold[aid_class]
     info = (
         f"{FUND_KIND_LABELS['bottom_line']}（{AID_CLASS_LABELS[aid_class]}）："
-        f"年度政策范围内个人负担累计{money(before)}→{money(after)}元，兜底线{money(threshold)}元"
+        f"年度政策范围内个人负担累计{money(step.before)}→{money(step.after)}元，"
+        f"兜底线{money(threshold)}元"
     )
-    info += f"，超出部分支付{money(due)}元" if due else "，未超过兜底线"
-    return info + limit_text(left, limit, due, pay, "兜底限额")
+    info += f"，超出部分支付{money(step.due)}元" if step.after > threshold else "，未超过兜底线"
+    return info + _cumulative_tail(step, "兜底限额")
 
 
 def temporary_assistance_line(

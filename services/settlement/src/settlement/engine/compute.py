@@ -15,9 +15,10 @@ from shared.money import FEN, ZERO, fen
 from . import cashier
 from .cashier import money
 from .errors import BillInputError, EngineError
-from .limits import headroom
+from .limits import headroom, running_total
+from .params import CumulativeTier
 from .policy import Policy
-from .rules import RULES, BillState
+from .rules import RULES, BillState, target
 from .scope import Scope, scope_items
 from .types import (
     AID_CLASSES,
@@ -188,6 +189,26 @@ def remaining_limits(
         else:
             _, paid, limit, left = headroom(tier, aid_class, tier.visit_types[0], totals)
             out.append(FundLimit(tier.code, tier.name, paid, limit, left))
+    return out
+
+
+def to_be_absorbed(
+    policy: Policy, *, aid_class: AidClass, totals: Mapping[str, Decimal]
+) -> dict[str, Decimal]:
+    """Per cumulative tier (by fund code), what it has paid this year beyond what it owes for
+    the year's base — ``paid − target(base)`` where positive. Only a revoke of a bill that has
+    later bills in the same person-year (or a change of aid class) leaves such an amount; the
+    next bills of the year absorb it by paying that much less from the tier."""
+    if aid_class not in AID_CLASSES:
+        raise BillInputError("aid_class", "must be key, assisted or none")
+    out: dict[str, Decimal] = {}
+    for tier in policy.funds:
+        if not isinstance(tier, CumulativeTier) or aid_class not in tier.aid_classes:
+            continue
+        paid = running_total(totals, tier.code)
+        over = paid - target(tier, aid_class, running_total(totals, tier.base_key))
+        if over > ZERO:
+            out[tier.code] = over
     return out
 
 

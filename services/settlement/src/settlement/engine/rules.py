@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.money import ZERO, fen
 
@@ -184,20 +184,17 @@ def critical_illness_target(
 
 def bottom_line_target(tier: BottomLineTier, aid_class: AidClass, base: Decimal) -> Decimal:
     """What the bottom-line fund owes for a year's in-scope amount left on the patient: the
-    part above the threshold."""
+    part above the threshold, up to the annual limit."""
     over = base - tier.threshold[aid_class]
-    return over if over > 0 else ZERO
+    if over <= 0:
+        return ZERO
+    limit = tier.annual_limit[aid_class]
+    return over if limit is None or over <= limit else limit
 
 
 Target = Callable[[Any, AidClass, Decimal], Decimal]
-"""What a cumulative tier owes a person of a class for a year's base."""
-
-CumulativeLine = Callable[
-    [Any, AidClass, Decimal, Decimal, Decimal, Decimal, Decimal | None, Decimal | None, Decimal],
-    str,
-]
-"""The cashier's line of a cumulative tier: (tier, class, base, before, after, due, limit,
-left, pay)."""
+"""What a cumulative tier owes a person of a class for a year's base, within its annual
+limit."""
 
 TARGETS: dict[str, Target] = {
     "critical_illness": critical_illness_target,
@@ -211,20 +208,46 @@ def target(tier: CumulativeTier, aid_class: AidClass, base: Decimal) -> Decimal:
     return TARGETS[tier.kind](tier, aid_class, base)
 
 
+class CumulativeStep(NamedTuple):
+    """A cumulative tier on one bill, as the cashier's line tells it."""
+
+    base: Decimal  # this bill's part of the year's base
+    before: Decimal  # the year's base before the bill ...
+    after: Decimal  # ... and after it
+    target: Decimal  # what the tier owes for the year's base after the bill
+    paid: Decimal  # what the tier had paid this year before the bill
+    corrected: bool  # paid ≠ target(before): an earlier bill was revoked (or the class changed)
+    due: Decimal  # max(0, target − paid)
+    limit: Decimal | None  # annual limit (None = none)
+    left: Decimal | None  # what the limit left before the bill
+    pay: Decimal
+
+
 def cumulative(
     tier: CumulativeTier,
     st: BillState,
     owed: Target,
-    line: CumulativeLine,
+    line: Callable[[Any, AidClass, CumulativeStep], str],
     trace_names: tuple[str, str, str],
 ) -> None:
-    """The one rule of every cumulative tier.
+    """The one rule of every cumulative tier: pay ``target − paid``.
 
     The in-scope amount still on the patient is added to the year's base (for every class, so
     the base is right if the person's class changes). If the tier takes part for the person's
-    class it pays ``owed(base after) − owed(base before)``, never more than its annual limit
-    leaves or than this bill's base. ``trace_names``: the trace step and its names for the base
-    before and after the bill."""
+    class, it pays what it owes for the year's base after this bill less what it has already
+    paid this year — ``max(0, owed(base after) − paid)`` — and never more than its annual limit
+    leaves or than this bill's base.
+
+    Without revokes this is ``owed(after) − owed(before)``, so splitting a year into bills
+    never changes what the tier pays. A revoke takes the revoked bill's base and payment out
+    of the running totals, possibly leaving the tier above or below ``owed(base)``; the next
+    bill of the person-year brings it back. A revoke is accepted even when later bills exist:
+    an overpayment it leaves (``paid > owed(base)``, see ``compute.to_be_absorbed``) is
+    absorbed by the next bills, which pay nothing from the tier until the year's target passes
+    what was paid; an underpayment is made up by the next bill, up to that bill's base.
+
+    ``owed`` is the tier's target, ``line`` its cashier's line, ``trace_names`` the trace step
+    and its names for the base before and after the bill."""
     base = st.rem_in
     before = running_total(st.totals, tier.base_key)
     after = before + base
@@ -233,25 +256,29 @@ def cumulative(
     aid_class = st.aid_class
     if aid_class not in tier.aid_classes:
         return
-    key, _, limit, left = headroom(tier, aid_class, st.visit_type, st.totals)
-    due = owed(tier, aid_class, after) - owed(tier, aid_class, before)
+    key, paid, limit, left = headroom(tier, aid_class, st.visit_type, st.totals)
+    owed_after = owed(tier, aid_class, after)
+    due = owed_after - paid if owed_after > paid else ZERO
     pay = due
     if left is not None and pay > left:
         pay = left
-    if pay > base:  # cannot happen with ratios ≤ 1; kept as a guard for the invariants
+    if pay > base:  # after a revoke, the tier may owe more than this bill brings in
         pay = base
-    info = line(tier, aid_class, base, before, after, due, limit, left, pay)
-    step, before_name, after_name = trace_names
+    corrected = paid != owed(tier, aid_class, before)
+    step = CumulativeStep(base, before, after, owed_after, paid, corrected, due, limit, left, pay)
+    name, before_name, after_name = trace_names
     trace = {
-        "step": step,
+        "step": name,
         "fund_pay_type": tier.code,
         "base": money(base),
         before_name: money(before),
         after_name: money(after),
         "threshold": money(tier.threshold[aid_class]),
+        "target": money(owed_after),
+        "paid_before": money(paid),
         "computed": money(due),
     }
-    record(st, tier, base, key, left, pay, info, trace)
+    record(st, tier, base, key, left, pay, line(tier, aid_class, step), trace)
 
 
 def critical_illness(tier: CriticalIllnessTier, st: BillState) -> None:
