@@ -431,3 +431,23 @@ def test_bottom_line_above_threshold_with_nothing_new() -> None:
         "6000.00→6000.00元，兜底线5000.00元，超出部分支付0.00元"
         in bill.setldetail[-1].setl_proc_info
     )
+
+
+def test_cashier_line_names_the_bands_the_year_crossed() -> None:
+    # Key, level 3, basic exhausted: A 300,000 is all critical-illness base; 294,000 above the
+    # 6,000 threshold runs through all three bands: 55,000 + 65,000 + 94,000 × 75% = 190,500.
+    totals = {"390100.inpatient": D("200000.00")}
+    bill = settle(P2017, [item("A", "300000.00")], level=3, aid="key", totals=totals)
+    assert bill.hifmi_pay == D("190500.00")
+    assert bill.setldetail[1].setl_proc_info == (
+        "大病保险（重点救助对象）：本次计入300000.00元，年度累计0.00→300000.00元，"
+        "起付线6000.00元，超出部分按0.00–100000.00元段55%、100000.00–200000.00元段65%、"
+        "200000.00元以上段75%，按累计计算本次支付190500.00元；"
+        "年度封顶线500000.00元，本次前剩余500000.00元"
+    )
+    # A later bill of the same year only in the open band names only that band.
+    later = settle(
+        P2017, [item("A", "1000.00")], level=3, aid="key", totals=apply_deltas(totals, bill.deltas)
+    )
+    assert "超出部分按200000.00元以上段75%，" in later.setldetail[1].setl_proc_info
+    assert "以上元段" not in later.setldetail[1].setl_proc_info

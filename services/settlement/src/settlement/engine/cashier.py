@@ -76,9 +76,11 @@ def basic_line(
 
 @functools.lru_cache(maxsize=4096)
 def band_label(band: Band) -> str:
-    """A band of the critical-illness ratios: "0.00–100000.00元段55%"."""
-    upper = "以上" if band.upper is None else f"–{money(band.upper)}"
-    return f"{money(band.lower)}{upper}元段{pct(band.ratio)}"
+    """A band of the critical-illness ratios: "0.00–100000.00元段55%", the open last band
+    "200000.00元以上段75%"."""
+    if band.upper is None:
+        return f"{money(band.lower)}元以上段{pct(band.ratio)}"
+    return f"{money(band.lower)}–{money(band.upper)}元段{pct(band.ratio)}"
 
 
 def bands_text(bands: Sequence[Band], low: Decimal, high: Decimal) -> str:
