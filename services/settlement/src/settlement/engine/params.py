@@ -206,7 +206,7 @@ def _common(table: Table, defaults: tuple[AidClass, ...]) -> _Common:
     }
 
 
-def _annual_limit(
+def read_annual_limit(
     table: Table, check: Checker, name: str, classes: tuple[AidClass, ...]
 ) -> dict[AidClass, Decimal | None]:
     """An optional per-class amount (``annual_cap`` / ``annual_limit``); None = no limit."""
@@ -263,7 +263,7 @@ def parse_medical_assistance(
         **common,
         ratio=ratio,
         out_of_scope_ratio=out_of_scope_ratio,
-        annual_limit=_annual_limit(table, check, "annual_limit", classes),
+        annual_limit=read_annual_limit(table, check, "annual_limit", classes),
     )
 
 
@@ -306,7 +306,7 @@ def parse_critical_illness(
     threshold = check.per_class(
         table.raw("threshold"), table.key("threshold"), classes, check.money
     )
-    annual_cap = _annual_limit(table, check, "annual_cap", classes)
+    annual_cap = read_annual_limit(table, check, "annual_cap", classes)
     return CriticalIllnessTier(
         **common,
         base_key=f"{common['code']}.{CriticalIllnessTier.base_suffix}",
@@ -326,7 +326,7 @@ def parse_bottom_line(table: Table, check: Checker, levels: tuple[int, ...]) -> 
         **common,
         base_key=f"{common['code']}.{BottomLineTier.base_suffix}",
         threshold=threshold,
-        annual_limit=_annual_limit(table, check, "annual_limit", classes),
+        annual_limit=read_annual_limit(table, check, "annual_limit", classes),
     )
 
 
