@@ -378,7 +378,7 @@ def test_cumulative_tiers_pay_target_minus_paid_after_any_revokes(
                 event(f"{tier.kind}: owed more than this bill's base")
                 assert paid_after == paid_before + this_base
             if to_be_absorbed(policy, aid_class=aid, totals=totals).get(tier.code):
-                event(f"{tier.kind}: a bill after a revoke left an overpayment")
+                event(f"{tier.kind}: a settle absorbs an overpayment a revoke left")
             absorb = to_be_absorbed(policy, aid_class=aid, totals=after).get(tier.code, zero)
             assert absorb == max(zero, paid_after - owed)
         standing.append(bill)
