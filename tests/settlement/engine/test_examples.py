@@ -6,6 +6,8 @@ Deductibles 200/500/1000 by level (halved for key), basic ratios 85%/75%/60%.
 
 from __future__ import annotations
 
+from settlement.engine import to_be_absorbed
+
 from .helpers import P2017, P2020, D, apply_deltas, check_invariants, codes, item, row, settle
 
 
@@ -336,3 +338,116 @@ def test_trace_is_json_ready_and_names_steps() -> None:
     )
     assert bill.trace[1]["deductible"] == "250.00"
     assert bill.setldetail[0].setl_proc_info.startswith("住院·2级医院")
+
+
+def test_revoke_of_an_earlier_bill_is_corrected_by_the_next() -> None:
+    # Policy 2020, key class, level 2; three inpatient bills, each one A item 330100 手术费
+    # 30,000.00 × 1. Order: settle 1, settle 2, revoke 1, settle 3.
+    # Every bill: basic deductible 500 × 0.5 = 250; (30,000 − 250) × 75% = 22,312.50;
+    # critical-illness base 30,000 − 22,312.50 = 7,687.50 (key threshold 6,000, first band 55%).
+    surgery = [item("A", "30000.00", code="330100")]
+
+    def bill(totals: dict[str, D]) -> tuple[D, D, D, D]:
+        b = settle(P2020, surgery, level=2, aid="key", totals=totals)
+        check_invariants(b)
+        return b.hifp_pay, b.hifmi_pay, b.maf_pay, b.psn_cash_pay
+
+    totals: dict[str, D] = {}
+    # Bill 1: CI base 0 → 7,687.50: F = (7,687.50 − 6,000) × 55% = 928.125 → 928.13.
+    #   Assistance (7,687.50 − 928.13) × 70% = 6,759.37 × 70% = 4,731.559 → 4,731.56.
+    #   Patient 6,759.37 − 4,731.56 = 2,027.81 (bottom line: 2,027.81 < 5,000 → 0).
+    b1 = settle(P2020, surgery, level=2, aid="key", totals=totals)
+    assert bill(totals) == (D("22312.50"), D("928.13"), D("4731.56"), D("2027.81"))
+    totals = apply_deltas(totals, b1.deltas)
+    # Bill 2: CI base 7,687.50 → 15,375: F = 9,375 × 55% = 5,156.25; pays 5,156.25 − 928.13
+    #   = 4,228.12. Assistance (7,687.50 − 4,228.12) × 70% = 3,459.38 × 70% = 2,421.566
+    #   → 2,421.57. Patient 3,459.38 − 2,421.57 = 1,037.81.
+    b2 = settle(P2020, surgery, level=2, aid="key", totals=totals)
+    assert bill(totals) == (D("22312.50"), D("4228.12"), D("2421.57"), D("1037.81"))
+    totals = apply_deltas(totals, b2.deltas)
+    # Revoke bill 1: the year keeps bill 2 only — base 7,687.50, CI paid 4,228.12, but
+    # F(7,687.50) = 928.13: 4,228.12 − 928.13 = 3,299.99 paid ahead, to be absorbed.
+    totals = apply_deltas(totals, b1.deltas, -1)
+    assert totals["390200.base"] == D("7687.50")
+    assert totals["390200"] == D("4228.12")
+    assert to_be_absorbed(P2020, aid_class="key", totals=totals) == {"390200": D("3299.99")}
+    # Bill 3: base 7,687.50 → 15,375; target F(15,375) = 5,156.25 less paid 4,228.12 = 928.13
+    #   (F(after) − F(before) would pay 4,228.12 again: 8,456.24 on a base of 15,375).
+    #   Assistance (7,687.50 − 928.13) × 70% = 4,731.56; patient 2,027.81 — bill 1's split.
+    b3 = settle(P2020, surgery, level=2, aid="key", totals=totals)
+    check_invariants(b3)
+    assert (b3.hifmi_pay, b3.maf_pay, b3.psn_cash_pay) == (
+        D("928.13"),
+        D("4731.56"),
+        D("2027.81"),
+    )
+    assert "年度应付5156.25元，已付4228.12元" in b3.setldetail[1].setl_proc_info
+    assert (b3.trace[2]["target"], b3.trace[2]["paid_before"]) == ("5156.25", "4228.12")
+    totals = apply_deltas(totals, b3.deltas)
+    # The year is as if bill 1 had never existed: Σ paid = F(Σ base) = 5,156.25.
+    assert totals["390200"] == D("4228.12") + D("928.13") == D("5156.25")
+    assert to_be_absorbed(P2020, aid_class="key", totals=totals) == {}
+
+
+def test_an_overpayment_is_absorbed_by_later_bills() -> None:
+    # Class none, policy 2017, basic exhausted (so the CI base is the in-scope amount);
+    # threshold 12,000, first band 50%. Bill 1: 10,000 (below the threshold, pays 0).
+    # Bill 2: 10,000 → base 20,000, F = 8,000 × 50% = 4,000. Revoke bill 1: base 10,000,
+    # paid 4,000, F(10,000) = 0 → 4,000 to be absorbed.
+    totals = {"390100.inpatient": D("200000.00")}
+    b1 = settle(P2017, [item("A", "10000.00")], totals=totals)
+    totals = apply_deltas(totals, b1.deltas)
+    b2 = settle(P2017, [item("A", "10000.00")], totals=totals)
+    assert b2.hifmi_pay == D("4000.00")
+    totals = apply_deltas(apply_deltas(totals, b2.deltas), b1.deltas, -1)
+    assert to_be_absorbed(P2017, aid_class="none", totals=totals) == {"390200": D("4000.00")}
+    # Bill 3: 6,000 → base 16,000, F = 2,000 < paid 4,000: the fund pays nothing and 2,000
+    # is still to be absorbed.
+    b3 = settle(P2017, [item("A", "6000.00")], totals=totals)
+    check_invariants(b3)
+    assert row(b3, "390200") == (D("0.00"), D("396000.00"))  # 400,000 − 4,000 left
+    assert "多付2000.00元由本年度后续结算抵扣" in b3.setldetail[1].setl_proc_info
+    totals = apply_deltas(totals, b3.deltas)
+    assert to_be_absorbed(P2017, aid_class="none", totals=totals) == {"390200": D("2000.00")}
+    # Bill 4: 10,000 → base 26,000, F = 7,000; pays 7,000 − 4,000 = 3,000 (not 5,000).
+    b4 = settle(P2017, [item("A", "10000.00")], totals=totals)
+    assert b4.hifmi_pay == D("3000.00")
+    totals = apply_deltas(totals, b4.deltas)
+    assert totals["390200"] == D("7000.00")
+    assert to_be_absorbed(P2017, aid_class="none", totals=totals) == {}
+
+
+def test_bottom_line_above_threshold_with_nothing_new() -> None:
+    # Policy 2020, key, outpatient: the year's in-scope cash is already 6,000 (above the 5,000
+    # line, the excess paid). A bill whose in-scope amount is all paid before the bottom line
+    # (A 100: basic 50, assistance 35, cash 15) moves the year to 6,015 and pays 15; a C item
+    # alone adds nothing and the line says the year is above the threshold, paying 0.
+    totals = {"640100.cash_base": D("6000.00"), "640100": D("1000.00")}
+    bill = settle(P2020, [item("A", "100.00")], visit="outpatient", aid="key", totals=totals)
+    assert row(bill, "640100") == (D("15.00"), None)
+    bill = settle(P2020, [item("C", "100.00")], visit="outpatient", aid="key", totals=totals)
+    assert row(bill, "640100") == (D("0.00"), None)
+    assert (
+        "6000.00→6000.00元，兜底线5000.00元，超出部分支付0.00元"
+        in bill.setldetail[-1].setl_proc_info
+    )
+
+
+def test_cashier_line_names_the_bands_the_year_crossed() -> None:
+    # Key, level 3, basic exhausted: A 300,000 is all critical-illness base; 294,000 above the
+    # 6,000 threshold runs through all three bands: 55,000 + 65,000 + 94,000 × 75% = 190,500.
+    totals = {"390100.inpatient": D("200000.00")}
+    bill = settle(P2017, [item("A", "300000.00")], level=3, aid="key", totals=totals)
+    assert bill.hifmi_pay == D("190500.00")
+    assert bill.setldetail[1].setl_proc_info == (
+        "大病保险（重点救助对象）：本次计入300000.00元，年度累计0.00→300000.00元，"
+        "起付线6000.00元，超出部分按0.00–100000.00元段55%、100000.00–200000.00元段65%、"
+        "200000.00元以上段75%，按累计计算本次支付190500.00元；"
+        "年度封顶线500000.00元，本次前剩余500000.00元"
+    )
+    # A later bill of the same year only in the open band names only that band.
+    later = settle(
+        P2017, [item("A", "1000.00")], level=3, aid="key", totals=apply_deltas(totals, bill.deltas)
+    )
+    assert "超出部分按200000.00元以上段75%，" in later.setldetail[1].setl_proc_info
+    assert "以上元段" not in later.setldetail[1].setl_proc_info

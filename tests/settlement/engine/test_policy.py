@@ -85,6 +85,10 @@ def bad(old: str, new: str) -> str:
             "funds[0].outpatient.annual_cap: must have at most two decimals",
         ),
         (
+            bad("annual_cap = 300", "annual_cap = 1e30"),
+            "funds[0].outpatient.annual_cap: is too large",
+        ),
+        (
             bad("deductible = { 1 = 200, 2 = 500, 3 = 1000 }", "deductible = { 1 = 200, 2 = 500 }"),
             "funds[0].inpatient.deductible.3: missing",
         ),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from settlement.engine import (
@@ -17,10 +17,13 @@ from settlement.engine import (
     VisitType,
     apply_deltas,
     compute,
+    default_policy_dir,
     load_policy,
     remaining_limits,
+    to_be_absorbed,
 )
-from settlement.engine.funds import CriticalIllnessFund
+from settlement.engine.params import CriticalIllnessTier, CumulativeTier
+from settlement.engine.rules import critical_illness_target, target
 
 from .helpers import P2017, P2020, D, check_invariants
 from .test_policy import SAMPLE, without_fund
@@ -240,9 +243,9 @@ def test_critical_illness_split_with_basic_insurance(
     # base came in.
     aid = data.draw(CLASSES)
     bills, totals = run_year(policy, year, aid)
-    fund = next(f for f in policy.funds if isinstance(f, CriticalIllnessFund))
+    fund = next(f for f in policy.funds if isinstance(f, CriticalIllnessTier))
     year_base = totals.get("390200.base", D(0))
-    assert sum((b.hifmi_pay for b in bills), D(0)) == fund.payable(aid, year_base)
+    assert sum((b.hifmi_pay for b in bills), D(0)) == critical_illness_target(fund, aid, year_base)
 
 
 @PROPERTY
@@ -301,3 +304,85 @@ def test_apply_deltas_round_trip(
     start = {k: v for k, v in totals.items() if v}
     moved = apply_deltas(start, bill.deltas, +1)
     assert apply_deltas(moved, bill.deltas, -1) == start
+
+
+# A policy whose cumulative tiers hit their limits quickly, with falling band ratios (so a
+# revoke can also leave a tier below its target, not only above it).
+TIGHT = load_policy(
+    (default_policy_dir() / "2020.toml")
+    .read_text(encoding="utf-8")
+    .replace('version = "2020"', 'version = "tight"')
+    .replace(
+        "annual_cap = { default = 400000, key = 500000 }",
+        "annual_cap = { default = 15000, key = 20000 }",
+    )
+    .replace("ratio = { default = 0.50, key = 0.55 }", "ratio = { default = 0.80, key = 0.90 }")
+    .replace("ratio = { default = 0.70, key = 0.75 }", "ratio = { default = 0.30, key = 0.35 }")
+    .replace("threshold = 5000", "threshold = 5000\nannual_limit = { key = 2000 }")
+)
+
+stay_items = st.lists(
+    st.builds(
+        lambda category, price: FeeItem("X", "x", category, price, D(1)),
+        st.sampled_from(["A", "A", "B", "C"]),
+        st.one_of(cents(1_000_000, 30_000_000), cents(0, 2_000_000)),
+    ),
+    min_size=1,
+    max_size=3,
+).map(tuple)
+stays = st.builds(
+    Visit, LEVELS, st.sampled_from(["inpatient", "inpatient", "outpatient"]), stay_items
+)
+# A settle (a visit) or a revoke (of the n-th bill still standing, modulo their number).
+operations = st.lists(st.one_of(stays, stays, st.integers(0, 50)), min_size=3, max_size=14)
+
+
+@settings(SEQUENCES, max_examples=150)
+@given(st.sampled_from([P2017, P2020, TIGHT]), CLASSES, operations)
+def test_cumulative_tiers_pay_target_minus_paid_after_any_revokes(
+    policy: Policy, aid: AidClass, ops: list[Visit | int]
+) -> None:
+    # One person-year of settles and revokes in any order. After each settle, for every
+    # cumulative tier that took part: paid after = min(limit, max(target(base after), paid
+    # before)) — the year's Σ paid = target(Σ base) once a bill is large enough to absorb what
+    # revokes left — and otherwise the tier paid the whole of this bill's base towards it.
+    tiers = [t for t in policy.funds if isinstance(t, CumulativeTier) and aid in t.aid_classes]
+    standing: list[Bill] = []
+    totals: dict[str, Decimal] = {}
+    zero = D("0")
+    for op in ops:
+        if isinstance(op, int):
+            if standing:
+                totals = apply_deltas(totals, standing.pop(op % len(standing)).deltas, -1)
+            continue
+        bill = run(policy, op, aid, totals)
+        check_invariants(bill)
+        after = apply_deltas(totals, bill.deltas)
+        for tier in tiers:
+            if op.visit_type not in tier.visit_types:
+                continue
+            paid_before = totals.get(tier.code, zero)
+            paid_after = after.get(tier.code, zero)
+            base_after = after.get(tier.base_key, zero)
+            limit = tier.annual_limit[aid]
+            owed = target(tier, aid, base_after)
+            if limit is not None:
+                owed = min(limit, owed)
+                assert paid_after <= limit
+            expected = max(owed, paid_before)
+            assert paid_after >= paid_before
+            this_base = bill.deltas.get(tier.base_key, zero)
+            if expected - paid_before <= this_base:
+                assert paid_after == expected
+            else:
+                event(f"{tier.kind}: owed more than this bill's base")
+                assert paid_after == paid_before + this_base
+            if to_be_absorbed(policy, aid_class=aid, totals=totals).get(tier.code):
+                event(f"{tier.kind}: a settle absorbs an overpayment a revoke left")
+            absorb = to_be_absorbed(policy, aid_class=aid, totals=after).get(tier.code, zero)
+            assert absorb == max(zero, paid_after - owed)
+        standing.append(bill)
+        totals = after
+    # The running totals are the sums over the bills still standing.
+    for key in {k for b in standing for k in b.deltas}:
+        assert totals.get(key, zero) == sum((b.deltas.get(key, zero) for b in standing), zero)

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from settlement.engine import BillInputError, EngineError, FeeItem, apply_deltas, compute
+from settlement.engine import Bill, BillInputError, EngineError, FeeItem, apply_deltas, compute
 
 from .helpers import P2017, D, item
 
 
-def call(**overrides: Any) -> None:
+def call(**overrides: Any) -> Bill:
     args: dict[str, Any] = {
         "hospital_level": 1,
         "visit_type": "inpatient",
@@ -20,7 +20,7 @@ def call(**overrides: Any) -> None:
         "totals": {},
     }
     args.update(overrides)
-    compute(P2017, **args)
+    return compute(P2017, **args)
 
 
 def fee(**fields: Any) -> FeeItem:
@@ -66,8 +66,19 @@ def test_refused_input_names_the_field(overrides: dict[str, Any], field: str) ->
 
 def test_matching_amount_is_accepted() -> None:
     # 3.33 × 3 = 9.99; a given amount must equal it exactly (to the fen).
-    call(items=[fee(unit_price=D("3.33"), quantity=D("3"), amount=D("9.99"))])
-    call(items=[fee(unit_price=D("0.333"), quantity=D("3"), amount=D("1.00"))])  # 0.999 → 1.00
+    bill = call(items=[fee(unit_price=D("3.33"), quantity=D("3"), amount=D("9.99"))])
+    assert (bill.medfee_sumamt, bill.inscp_scp_amt) == (D("9.99"), D("9.99"))
+    # 0.333 × 3 = 0.999 → 1.00 (half up); the given 1.00 is that amount.
+    bill = call(items=[fee(unit_price=D("0.333"), quantity=D("3"), amount=D("1.00"))])
+    assert bill.medfee_sumamt == D("1.00")
+    # The same item without an amount gives the same bill.
+    assert call(items=[fee(unit_price=D("0.333"), quantity=D("3"))]) == bill
+    # One fen off either way is refused, with the amount it should be.
+    for given in ("0.99", "1.01", "0.999"):
+        with pytest.raises(BillInputError) as error:
+            call(items=[fee(unit_price=D("0.333"), quantity=D("3"), amount=D(given))])
+        assert error.value.field == "items[0].amount"
+        assert "= 1.00" in error.value.message
 
 
 def test_apply_deltas_round_trip_and_refuses_negative() -> None:

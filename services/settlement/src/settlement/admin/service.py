@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from settlement.admin import repository
 from settlement.database import AnyRow, Database
+from settlement.engine.vocabulary import SETLINFO_FUND_LABELS
 from settlement.reconciliation.schemas import ReconciliationOut
 from settlement.reconciliation.service import list_reconciliations
 from settlement.reports.schemas import FundReport
@@ -28,11 +29,14 @@ COOKIE_PATH = "/admin"
 SESSION_SECONDS = 8 * 3600
 _CONTEXT = b"medaid-admin-session-v1|"
 
-SERIES = (
-    ("hifp_pay", "基本医保 hifp_pay", "#1f6fb4"),
-    ("hifmi_pay", "大病保险 hifmi_pay", "#c0392b"),
-    ("maf_pay", "医疗救助 maf_pay", "#27853a"),
-    ("oth_pay", "其他 oth_pay", "#8e44ad"),
+SERIES = tuple(
+    (field, f"{SETLINFO_FUND_LABELS[field]} {field}", colour)
+    for field, colour in (
+        ("hifp_pay", "#1f6fb4"),
+        ("hifmi_pay", "#c0392b"),
+        ("maf_pay", "#27853a"),
+        ("oth_pay", "#8e44ad"),
+    )
 )
 MAX_DAYS_PER_POINT = 92
 """Longer periods are drawn per month."""

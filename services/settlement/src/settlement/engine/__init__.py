@@ -19,13 +19,21 @@ policy file):
 
 A bill's ``deltas`` add to these keys (only non-zero entries); ``apply_deltas`` moves the map
 on settle (+1) and back on revoke (−1). The service stores the map per person-year unchanged.
+
+Modules, by job: ``reader`` + ``params`` + ``policy`` read and validate policy files into frozen
+parameter objects; ``scope`` splits fee items (``item_amount`` is the item-amount rule);
+``limits`` reads running totals and annual limits; ``rules`` holds the rule of each kind of
+tier; ``cashier`` writes the ``setl_proc_info`` lines; ``vocabulary`` holds the Chinese labels;
+``compute`` runs scope → waterfall → temporary assistance.
 """
 
-from .compute import TEMPORARY_ASSISTANCE_KEY, apply_deltas, compute, remaining_limits
+from .compute import apply_deltas, compute, remaining_limits, to_be_absorbed
 from .errors import BillInputError, EngineError, NoPolicyInForce, PolicyError
 from .policy import Policy, PolicySet, default_policy_dir, load_policy, load_policy_file
+from .scope import item_amount
 from .types import (
     SETLINFO_FIELDS,
+    TEMPORARY_ASSISTANCE_KEY,
     AidClass,
     Bill,
     Category,
@@ -56,7 +64,9 @@ __all__ = [
     "apply_deltas",
     "compute",
     "default_policy_dir",
+    "item_amount",
     "load_policy",
     "load_policy_file",
     "remaining_limits",
+    "to_be_absorbed",
 ]

@@ -1,4 +1,5 @@
-"""The settlement computation: fee items → scope → fund waterfall → patient share.
+"""The settlement computation: fee items → scope → fund waterfall → temporary assistance →
+patient share.
 
 ``compute`` is a pure function of its arguments. The running-total keys it reads and moves are
 listed in the ``settlement.engine`` package docstring.
@@ -7,15 +8,21 @@ listed in the ``settlement.engine`` package docstring.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
-from shared.money import FEN, ZERO
+from shared.money import FEN, ZERO, fen
 
+from . import cashier
+from .cashier import money
 from .errors import BillInputError, EngineError
-from .funds import BillState, money
+from .limits import headroom, running_total
+from .params import CumulativeTier
 from .policy import Policy
+from .rules import RULES, BillState, target
+from .scope import Scope, scope_items
 from .types import (
     AID_CLASSES,
+    TEMPORARY_ASSISTANCE_KEY,
     VISIT_TYPES,
     AidClass,
     Bill,
@@ -24,28 +31,6 @@ from .types import (
     FundLimit,
     VisitType,
 )
-
-TEMPORARY_ASSISTANCE_KEY = "temporary_assistance"
-
-
-def _item_error(index: int, item: FeeItem) -> BillInputError:
-    """Say what is wrong with an item the fast path refused."""
-    where = f"items[{index}]"
-    for name in ("unit_price", "quantity", "amount", "price_cap", "self_pay_ratio"):
-        value = getattr(item, name)
-        if value is None and name not in ("unit_price", "quantity"):
-            continue
-        if isinstance(value, bool) or not isinstance(value, Decimal | int):
-            return BillInputError(f"{where}.{name}", "must be a decimal number")
-        if isinstance(value, Decimal) and not value.is_finite():
-            return BillInputError(f"{where}.{name}", "must be a finite number")
-        if value < 0:
-            return BillInputError(f"{where}.{name}", "must not be negative")
-        if name == "self_pay_ratio" and value > 1:
-            return BillInputError(f"{where}.{name}", "must be between 0 and 1")
-    if item.category not in ("A", "B", "C"):
-        return BillInputError(f"{where}.category", "must be A, B or C")
-    return BillInputError(where, "cannot be settled")
 
 
 def compute(
@@ -61,6 +46,31 @@ def compute(
     """Split one bill between the policy's funds and the patient.
 
     Raises ``BillInputError`` (naming the field) for input the engine refuses."""
+    _check_visit(policy, hospital_level, visit_type, aid_class, items)
+    balance = _whole_fen_balance(grant_balance)
+    scope = scope_items(items, policy.b_self_pay_ratio)
+    st = BillState(
+        hospital_level,
+        visit_type,
+        aid_class,
+        totals,
+        scope.inscp_scp_amt,
+        scope.out_of_scope,
+        [_scope_step(len(items), scope)],
+    )
+    waterfall(policy, st)
+    if balance > ZERO:
+        temporary_assistance(policy, st, balance)
+    return _bill(policy, scope, st)
+
+
+def _check_visit(
+    policy: Policy,
+    hospital_level: int,
+    visit_type: VisitType,
+    aid_class: AidClass,
+    items: Sequence[FeeItem],
+) -> None:
     if visit_type not in VISIT_TYPES:
         raise BillInputError("visit_type", "must be inpatient or outpatient")
     if aid_class not in AID_CLASSES:
@@ -72,128 +82,80 @@ def compute(
         )
     if not items:
         raise BillInputError("items", "must not be empty")
+
+
+def _whole_fen_balance(grant_balance: Decimal) -> Decimal:
+    """A grant balance is paid out in whole fen, never more than it holds (rounded down)."""
     try:
         if not grant_balance >= ZERO:
             raise InvalidOperation
-        # A balance is paid out in whole fen, never more than it holds.
-        grant_balance = grant_balance.quantize(FEN, ROUND_DOWN)
+        rounded = fen(grant_balance)
     except (AttributeError, TypeError, InvalidOperation):
         raise BillInputError("grant_balance", "must be a non-negative amount") from None
+    return rounded - FEN if rounded > grant_balance else rounded
 
-    # 1. Scope, item by item, each part rounded to the fen.
-    half_up = ROUND_HALF_UP
-    default_b = policy.b_self_pay_ratio
-    fulamt = overlmt = preself = inscp = ZERO
-    for index, item in enumerate(items):
-        try:
-            unit_price = item.unit_price
-            quantity = item.quantity
-            if unit_price < ZERO or quantity < ZERO:
-                raise _item_error(index, item)
-            amount = (unit_price * quantity).quantize(FEN, half_up)
-            given = item.amount
-            if given is not None and given != amount:
-                if given < ZERO:
-                    raise BillInputError(f"items[{index}].amount", "must not be negative")
-                raise BillInputError(
-                    f"items[{index}].amount",
-                    f"{given} does not equal unit_price × quantity = {money(amount)}",
-                )
-            cap = item.price_cap
-            ratio = item.self_pay_ratio
-            if (cap is not None and cap < ZERO) or (ratio is not None and not ZERO <= ratio <= 1):
-                raise _item_error(index, item)
-            category = item.category
-            if category == "C":
-                fulamt += amount
-                continue
-            if category != "A" and category != "B":
-                raise _item_error(index, item)
-            within = amount
-            if cap is not None:
-                if cap < unit_price:
-                    # The within-cap part is cap × quantity rounded; the over-cap part is the rest,
-                    # so the two always add up to the item's amount.
-                    within = (cap * quantity).quantize(FEN, half_up)
-                    overlmt += amount - within
-            if category == "B":
-                pre = (within * (default_b if ratio is None else ratio)).quantize(FEN, half_up)
-                preself += pre
-                within -= pre
-            inscp += within
-        except (TypeError, AttributeError, InvalidOperation):
-            raise _item_error(index, item) from None
 
-    medfee = fulamt + overlmt + preself + inscp
-    trace: list[dict[str, str]] = [
+def _scope_step(count: int, scope: Scope) -> dict[str, str]:
+    return {
+        "step": "scope",
+        "items": str(count),
+        "medfee_sumamt": money(scope.medfee_sumamt),
+        "fulamt_ownpay_amt": money(scope.fulamt_ownpay_amt),
+        "overlmt_selfpay": money(scope.overlmt_selfpay),
+        "preselfpay_amt": money(scope.preselfpay_amt),
+        "inscp_scp_amt": money(scope.inscp_scp_amt),
+    }
+
+
+def waterfall(policy: Policy, st: BillState) -> None:
+    """The policy's tiers for the visit type, in file order."""
+    for tier in policy.funds_by_visit[st.visit_type]:
+        RULES[tier.kind](tier, st)
+
+
+def temporary_assistance(policy: Policy, st: BillState, balance: Decimal) -> None:
+    """Temporary assistance (临时救助) from the person's grants, on what is still on the
+    patient (in scope first)."""
+    left_on_patient = st.rem_in + st.rem_out
+    pay = balance if balance < left_on_patient else left_on_patient
+    code, name = policy.temporary_assistance_code, policy.temporary_assistance_name
+    info = cashier.temporary_assistance_line(name, left_on_patient, balance, pay)
+    st.details.append(FundDetail(code, name, "oth_pay", st.rem_in, balance, pay, info))
+    st.trace.append(
         {
-            "step": "scope",
-            "items": str(len(items)),
-            "medfee_sumamt": money(medfee),
-            "fulamt_ownpay_amt": money(fulamt),
-            "overlmt_selfpay": money(overlmt),
-            "preselfpay_amt": money(preself),
-            "inscp_scp_amt": money(inscp),
+            "step": "temporary_assistance",
+            "fund_pay_type": code,
+            "base": money(left_on_patient),
+            "limit_before": money(balance),
+            "fund_payamt": money(pay),
         }
-    ]
-
-    # 2. The funds, in the policy's order.
-    st = BillState(
-        hospital_level, visit_type, aid_class, totals, inscp, fulamt + overlmt + preself, trace
     )
-    for fund in policy.funds_by_visit[visit_type]:
-        fund.apply(st)
+    st.pays["oth_pay"] += pay
+    st.add_delta(TEMPORARY_ASSISTANCE_KEY, pay)
+    pay_in = pay if pay <= st.rem_in else st.rem_in
+    st.rem_in -= pay_in
+    st.rem_out -= pay - pay_in
 
-    # 3. Temporary assistance (临时救助) from the person's grants, on what is still left.
-    if grant_balance > ZERO:
-        left_on_patient = st.rem_in + st.rem_out
-        pay = grant_balance if grant_balance < left_on_patient else left_on_patient
-        code, name = policy.temporary_assistance_code, policy.temporary_assistance_name
-        st.details.append(
-            FundDetail(
-                code,
-                name,
-                "oth_pay",
-                st.rem_in,
-                grant_balance,
-                pay,
-                f"{name}：个人负担{money(left_on_patient)}元，临时救助余额{money(grant_balance)}元，"
-                f"本次支付{money(pay)}元",
-            )
-        )
-        trace.append(
-            {
-                "step": "temporary_assistance",
-                "fund_pay_type": code,
-                "base": money(left_on_patient),
-                "limit_before": money(grant_balance),
-                "fund_payamt": money(pay),
-            }
-        )
-        st.pays["oth_pay"] += pay
-        st.add_delta(TEMPORARY_ASSISTANCE_KEY, pay)
-        pay_in = pay if pay <= st.rem_in else st.rem_in
-        st.rem_in -= pay_in
-        st.rem_out -= pay - pay_in
 
-    # 4. The patient pays the rest.
+def _bill(policy: Policy, scope: Scope, st: BillState) -> Bill:
+    """The patient pays the rest."""
     pays = st.pays
     hifp, hifmi, maf, oth = pays["hifp_pay"], pays["hifmi_pay"], pays["maf_pay"], pays["oth_pay"]
     fund_sum = hifp + hifmi + maf + oth
     cash = st.rem_in + st.rem_out
-    trace.append(
+    st.trace.append(
         {"step": "patient", "fund_pay_sumamt": money(fund_sum), "psn_cash_pay": money(cash)}
     )
     return Bill(
         policy_version=policy.version,
-        visit_type=visit_type,
-        aid_class=aid_class,
-        hospital_level=hospital_level,
-        medfee_sumamt=medfee,
-        fulamt_ownpay_amt=fulamt,
-        overlmt_selfpay=overlmt,
-        preselfpay_amt=preself,
-        inscp_scp_amt=inscp,
+        visit_type=st.visit_type,
+        aid_class=st.aid_class,
+        hospital_level=st.level,
+        medfee_sumamt=scope.medfee_sumamt,
+        fulamt_ownpay_amt=scope.fulamt_ownpay_amt,
+        overlmt_selfpay=scope.overlmt_selfpay,
+        preselfpay_amt=scope.preselfpay_amt,
+        inscp_scp_amt=scope.inscp_scp_amt,
         act_pay_dedc=st.act_pay_dedc,
         hifp_pay=hifp,
         hifmi_pay=hifmi,
@@ -202,7 +164,7 @@ def compute(
         fund_pay_sumamt=fund_sum,
         psn_cash_pay=cash,
         setldetail=tuple(st.details),
-        trace=tuple(trace),
+        trace=tuple(st.trace),
         deltas=st.deltas,
     )
 
@@ -210,12 +172,44 @@ def compute(
 def remaining_limits(
     policy: Policy, *, aid_class: AidClass, totals: Mapping[str, Decimal]
 ) -> list[FundLimit]:
-    """What each fund that takes part for this aid class has paid this year and may still pay.
+    """What each fund that takes part for this aid class has paid this year and may still pay
+    (the basic fund once per visit type).
 
-    Uses the same limit functions as ``compute``."""
+    Uses the same limit helper as ``compute``."""
     if aid_class not in AID_CLASSES:
         raise BillInputError("aid_class", "must be key, assisted or none")
-    return [limit for fund in policy.funds for limit in fund.limits(aid_class, totals)]
+    out = []
+    for tier in policy.funds:
+        if aid_class not in tier.aid_classes:
+            continue
+        if tier.limit_per_visit_type:
+            for visit_type in tier.visit_types:
+                _, paid, limit, left = headroom(tier, aid_class, visit_type, totals)
+                out.append(FundLimit(tier.code, tier.name, paid, limit, left, visit_type))
+        else:
+            _, paid, limit, left = headroom(tier, aid_class, tier.visit_types[0], totals)
+            out.append(FundLimit(tier.code, tier.name, paid, limit, left))
+    return out
+
+
+def to_be_absorbed(
+    policy: Policy, *, aid_class: AidClass, totals: Mapping[str, Decimal]
+) -> dict[str, Decimal]:
+    """Per cumulative tier (by fund code), what it has paid this year beyond what it owes for
+    the year's base — ``paid − target(base)`` where positive. Only a revoke of a bill that has
+    later bills in the same person-year (or a change of aid class) leaves such an amount; the
+    next bills of the year absorb it by paying that much less from the tier."""
+    if aid_class not in AID_CLASSES:
+        raise BillInputError("aid_class", "must be key, assisted or none")
+    out: dict[str, Decimal] = {}
+    for tier in policy.funds:
+        if not isinstance(tier, CumulativeTier) or aid_class not in tier.aid_classes:
+            continue
+        paid = running_total(totals, tier.code)
+        over = paid - target(tier, aid_class, running_total(totals, tier.base_key))
+        if over > ZERO:
+            out[tier.code] = over
+    return out
 
 
 def apply_deltas(

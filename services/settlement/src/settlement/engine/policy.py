@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import cast
 
 from .errors import NoPolicyInForce, PolicyError
-from .funds import FUND_KINDS, Fund
+from .params import TIER_PARSERS, Tier
 from .reader import Checker, Table
-from .types import VISIT_TYPES, AidClass
+from .types import AID_CLASSES, TEMPORARY_ASSISTANCE_KEY, VISIT_TYPES, AidClass
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Policy:
-    """A parsed, validated policy. ``funds`` is the waterfall in file order."""
+    """A parsed, validated policy. ``funds`` is the waterfall in file order: one frozen
+    parameter object per tier (``params``)."""
 
     version: str
     effective_from: date
@@ -29,9 +30,9 @@ class Policy:
     deposit_free_classes: frozenset[str]
     temporary_assistance_code: str
     temporary_assistance_name: str
-    funds: tuple[Fund, ...]
+    funds: tuple[Tier, ...]
     source: str = "<policy>"
-    funds_by_visit: Mapping[str, tuple[Fund, ...]] = field(init=False, repr=False)
+    funds_by_visit: Mapping[str, tuple[Tier, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         by_visit = {v: tuple(f for f in self.funds if v in f.visit_types) for v in VISIT_TYPES}
@@ -48,10 +49,68 @@ class Policy:
                 best = "assisted"
         return best
 
-    def totals_keys(self) -> tuple[str, ...]:
-        """Every running-total key the policy's tiers use (plus ``temporary_assistance``)."""
-        keys = [k for fund in self.funds for k in fund.totals_keys()]
-        return (*keys, "temporary_assistance")
+
+def _effective_from(top: Table) -> date:
+    value = top.raw("effective_from")
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise top.error("effective_from", "must be a date (YYYY-MM-DD)") from None
+    if not isinstance(value, date) or hasattr(value, "hour"):
+        raise top.error("effective_from", "must be a date (YYYY-MM-DD)")
+    return value
+
+
+def _hospital_levels(top: Table) -> tuple[int, ...]:
+    value = top.raw("hospital_levels")
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise top.error("hospital_levels", "must be a non-empty list of distinct positive integers")
+    return tuple(cast(list[int], value))
+
+
+def _category_classes(top: Table) -> dict[str, AidClass]:
+    """``[aid_classes]``: registry categories of the key and assisted classes."""
+    classes = top.table("aid_classes")
+    out: dict[str, AidClass] = {}
+    for aid_class in ("key", "assisted"):
+        for category in classes.string_list(aid_class, []):
+            if category in out:
+                raise classes.error(
+                    aid_class, f"category {category!r} is already in {out[category]}"
+                )
+            out[category] = aid_class
+    classes.finish()
+    return out
+
+
+def _tiers(top: Table, check: Checker, levels: tuple[int, ...], ta_code: str) -> tuple[Tier, ...]:
+    """``[[funds]]``: the waterfall, each table read by the parser of its ``kind``."""
+    funds_value = top.raw("funds")
+    if not isinstance(funds_value, list) or not funds_value:
+        raise top.error("funds", "must be a non-empty array of tables ([[funds]])")
+    tiers: list[Tier] = []
+    # Fund codes name running totals, so they must be distinct (and not the key reserved for
+    # temporary assistance).
+    codes = {ta_code: "temporary_assistance.code", TEMPORARY_ASSISTANCE_KEY: "the engine"}
+    for i, fund_value in enumerate(funds_value):
+        table = Table(fund_value, f"funds[{i}]", top.source)
+        kind = table.string("kind")
+        parse = TIER_PARSERS.get(kind)
+        if parse is None:
+            raise table.error("kind", f"unknown fund kind {kind!r} ({', '.join(TIER_PARSERS)})")
+        tier = parse(table, check, levels)
+        table.finish()
+        if tier.code in codes:
+            raise table.error("code", f"{tier.code!r} is already used by {codes[tier.code]}")
+        codes[tier.code] = table.key("code")
+        tiers.append(tier)
+    return tuple(tiers)
 
 
 def _parse(data: Mapping[str, object], source: str) -> Policy:
@@ -59,40 +118,13 @@ def _parse(data: Mapping[str, object], source: str) -> Policy:
     check = Checker(source)
     version = top.string("version")
     top.raw("description", "")
-    raw_date = top.raw("effective_from")
-    if isinstance(raw_date, str):
-        try:
-            raw_date = date.fromisoformat(raw_date)
-        except ValueError:
-            raise top.error("effective_from", "must be a date (YYYY-MM-DD)") from None
-    if not isinstance(raw_date, date) or hasattr(raw_date, "hour"):
-        raise top.error("effective_from", "must be a date (YYYY-MM-DD)")
-    effective_from = raw_date
-
-    levels_value = top.raw("hospital_levels")
-    if (
-        not isinstance(levels_value, list)
-        or not levels_value
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in levels_value)
-        or len(set(levels_value)) != len(levels_value)
-    ):
-        raise top.error("hospital_levels", "must be a non-empty list of distinct positive integers")
-    levels = tuple(cast(list[int], levels_value))
-
-    classes = top.table("aid_classes")
-    category_classes: dict[str, AidClass] = {}
-    for aid_class in ("key", "assisted"):
-        for category in classes.string_list(aid_class, []):
-            if category in category_classes:
-                raise classes.error(
-                    aid_class, f"category {category!r} is already in {category_classes[category]}"
-                )
-            category_classes[category] = aid_class
-    classes.finish()
+    effective_from = _effective_from(top)
+    levels = _hospital_levels(top)
+    category_classes = _category_classes(top)
 
     deposit_free = top.string_list("deposit_free_classes", [])
     for aid_class in deposit_free:
-        if aid_class not in ("key", "assisted", "none"):
+        if aid_class not in AID_CLASSES:
             raise top.error("deposit_free_classes", f"unknown aid class {aid_class!r}")
 
     scope = top.table("scope")
@@ -104,27 +136,8 @@ def _parse(data: Mapping[str, object], source: str) -> Policy:
     ta_name = assistance.string("name")
     assistance.finish()
 
-    funds_value = top.raw("funds")
-    if not isinstance(funds_value, list) or not funds_value:
-        raise top.error("funds", "must be a non-empty array of tables ([[funds]])")
-    funds: list[Fund] = []
-    # Fund codes name running totals, so they must be distinct (and not the key reserved for
-    # temporary assistance).
-    codes = {ta_code: "temporary_assistance.code", "temporary_assistance": "the engine"}
-    for i, fund_value in enumerate(funds_value):
-        table = Table(fund_value, f"funds[{i}]", source)
-        kind = table.string("kind")
-        make = FUND_KINDS.get(kind)
-        if make is None:
-            raise table.error("kind", f"unknown fund kind {kind!r} ({', '.join(FUND_KINDS)})")
-        fund = make(table, check, levels)
-        table.finish()
-        if fund.code in codes:
-            raise table.error("code", f"{fund.code!r} is already used by {codes[fund.code]}")
-        codes[fund.code] = table.key("code")
-        funds.append(fund)
+    tiers = _tiers(top, check, levels, ta_code)
     top.finish()
-
     return Policy(
         version=version,
         effective_from=effective_from,
@@ -134,7 +147,7 @@ def _parse(data: Mapping[str, object], source: str) -> Policy:
         deposit_free_classes=frozenset(deposit_free),
         temporary_assistance_code=ta_code,
         temporary_assistance_name=ta_name,
-        funds=tuple(funds),
+        funds=tiers,
         source=source,
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
-from shared.money import FEN
+from shared.money import fen
 
 from .errors import PolicyError
 from .types import AID_CLASSES, AidClass
@@ -97,9 +97,13 @@ class Checker:
         amount = self.decimal(value, key)
         if amount < 0:
             raise self.error(key, "must not be negative")
-        if amount != amount.quantize(FEN):
+        try:
+            rounded = fen(amount)
+        except InvalidOperation:  # more digits than a Decimal holds
+            raise self.error(key, "is too large") from None
+        if amount != rounded:
             raise self.error(key, "must have at most two decimals")
-        return amount.quantize(FEN)
+        return rounded
 
     def ratio(self, value: object, key: str) -> Decimal:
         ratio = self.decimal(value, key)

@@ -17,8 +17,10 @@ SetlinfoField = Literal["hifp_pay", "hifmi_pay", "maf_pay", "oth_pay"]
 
 VISIT_TYPES: tuple[VisitType, ...] = ("inpatient", "outpatient")
 AID_CLASSES: tuple[AidClass, ...] = ("key", "assisted", "none")
-CATEGORIES: tuple[Category, ...] = ("A", "B", "C")
 SETLINFO_FUND_FIELDS: tuple[SetlinfoField, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "oth_pay")
+
+TEMPORARY_ASSISTANCE_KEY = "temporary_assistance"
+"""Running total of the temporary-assistance grants paid on bills this year."""
 
 SETLINFO_FIELDS: tuple[str, ...] = (
     "medfee_sumamt",

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from settlement.database import Database, utcnow
+from settlement.engine import item_amount
 from settlement.fee_details import repository
 from settlement.fee_details.schemas import (
     MAX_OPEN_LINES,
@@ -18,7 +19,6 @@ from settlement.fee_details.schemas import (
 )
 from settlement.hospitals.repository import HospitalRef
 from shared.errors import Conflict, Unprocessable
-from shared.money import fen
 
 
 def _line(serial: str, item_json: str, amount: Decimal, setl_id: str | None) -> FeeDetailLine:
@@ -97,6 +97,6 @@ class FeeDetailService:
 
 
 def _amount(line: FeeDetailIn) -> Decimal:
-    """The line's amount: as sent, else unit price × quantity to the fen (the engine checks
-    a sent amount against the same rule at settle)."""
-    return line.amount if line.amount is not None else fen(line.unit_price * line.quantity)
+    """The line's amount: as sent, else the engine's item-amount rule (the engine checks a
+    sent amount against the same rule at settle)."""
+    return line.amount if line.amount is not None else item_amount(line.unit_price, line.quantity)

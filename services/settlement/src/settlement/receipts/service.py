@@ -11,24 +11,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from settlement.engine import item_amount, vocabulary
 from settlement.settlements.service import StoredBill
 from shared.money import money_str
 
-AID_CLASS_LABELS = {
-    "key": "重点救助对象",
-    "assisted": "一般救助对象",
-    "none": "普通参保人员",
-}
-CATEGORY_LABELS = {
-    "registered_poor": "建档立卡贫困户",
-    "dibao": "低保",
-    "destitute": "特困供养",
-    "low_income": "低收入家庭",
-    "illness_poverty": "因病致贫",
-    "poor_disabled": "贫困残疾人",
-}
-VISIT_TYPE_LABELS = {"inpatient": "住院", "outpatient": "门诊"}
-LEVEL_LABELS = {1: "一级", 2: "二级", 3: "三级"}
+AID_CLASS_LABELS = vocabulary.AID_CLASS_LABELS
+CATEGORY_LABELS = vocabulary.REGISTRY_CATEGORY_LABELS
+VISIT_TYPE_LABELS = vocabulary.VISIT_TYPE_LABELS
+LEVEL_LABELS = vocabulary.HOSPITAL_LEVEL_LABELS
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _UNITS = ("", "拾", "佰", "仟")
@@ -110,9 +100,7 @@ def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
         item["amount_value"] = (
             Decimal(item["amount"])
             if item.get("amount") is not None
-            else (Decimal(item["unit_price"]) * Decimal(item["quantity"])).quantize(
-                Decimal("0.01"), rounding="ROUND_HALF_UP"
-            )
+            else item_amount(Decimal(item["unit_price"]), Decimal(item["quantity"]))
         )
     template = _environment().get_template("receipt.html")
     return template.render(
@@ -125,4 +113,5 @@ def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
         categories=[CATEGORY_LABELS.get(c, c) for c in bill.patient.categories],
         visit_type_label=VISIT_TYPE_LABELS.get(bill.visit_type, bill.visit_type),
         level_label=LEVEL_LABELS.get(hospital.level, str(hospital.level)),
+        item_category_labels=vocabulary.ITEM_CATEGORY_LABELS,
     )
