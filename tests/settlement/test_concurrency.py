@@ -47,11 +47,15 @@ async def pg(database_factory: Callable[[str, str], str]) -> Any:
 
 
 async def settled_state(svc: Service, id_number: str) -> tuple[list[Any], dict[str, Decimal]]:
-    """The person's settled bills (with fund rows) and the sum of their deltas."""
+    """The person's bills (reversals left out) and the sum of the settled ones' deltas."""
     async with svc.app.state.ctx.db.read() as conn:
         rows = (
             await conn.execute(
-                select(bills).where(bills.c.id_number == id_number, bills.c.acc_year == 2026)
+                select(bills).where(
+                    bills.c.id_number == id_number,
+                    bills.c.acc_year == 2026,
+                    bills.c.refd_setl_flag == 0,
+                )
             )
         ).all()
     settled = [r for r in rows if r.status == "settled"]
@@ -169,6 +173,16 @@ async def test_concurrent_settles_and_revokes_keep_totals_exact(pg: Service) -> 
     statuses = {r.setl_id: r.status for r in rows}
     assert len(rows) == 100
     assert sorted(s for s, status in statuses.items() if status == "revoked") == sorted(to_revoke)
+    # One reversal per revoked bill, however many times it was revoked at once.
+    async with pg.app.state.ctx.db.read() as conn:
+        reversed_ids = (
+            await conn.execute(
+                select(bills.c.init_setl_id).where(
+                    bills.c.id_number == person, bills.c.refd_setl_flag == 1
+                )
+            )
+        ).scalars()
+    assert sorted(reversed_ids) == sorted(to_revoke)
     settled = [r for r in rows if r.status == "settled"]
     assert len(settled) == 80
     assert_caps(settled)
