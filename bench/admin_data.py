@@ -60,6 +60,9 @@ BILL_COLUMNS = (
     "fund_pay_sumamt",
     "psn_cash_pay",
     "request_id",
+    "refd_setl_flag",
+    "init_setl_id",
+    "revoked_on",
 )
 FUND_COLUMNS = (
     "setl_id",
@@ -168,7 +171,8 @@ def bill_records(
     revoked_share: float = 0.03,
     prefix: str = "S",
 ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
-    """``count`` (bill record, fund records) in ``BILL_COLUMNS`` / ``FUND_COLUMNS`` order.
+    """``count`` (bill record, fund records) in ``BILL_COLUMNS`` / ``FUND_COLUMNS`` order, each
+    revoked bill followed by its reversal (same day, amounts negated, ``refd_setl_flag`` 1).
     ``hospitals``: (id, level) pairs."""
     rng = random.Random(seed)
     texts = _texts(200, seed)
@@ -225,6 +229,9 @@ def bill_records(
             money["fund_pay_sumamt"],
             money["psn_cash_pay"],
             None,
+            0,
+            None,
+            day if status == "revoked" else None,
         )
         funds = [
             (
@@ -242,6 +249,59 @@ def bill_records(
             if money[field]
         ]
         yield bill, funds
+        if status == "revoked":
+            yield _reversal(bill, funds, moment)
+
+
+_NEGATED_BILL = frozenset(
+    BILL_COLUMNS.index(c)
+    for c in (
+        "medfee_sumamt",
+        "fulamt_ownpay_amt",
+        "overlmt_selfpay",
+        "preselfpay_amt",
+        "inscp_scp_amt",
+        "act_pay_dedc",
+        "hifp_pay",
+        "hifmi_pay",
+        "maf_pay",
+        "oth_pay",
+        "fund_pay_sumamt",
+        "psn_cash_pay",
+    )
+)
+_NEGATED_FUND = frozenset(FUND_COLUMNS.index(c) for c in ("inscp_scp_amt", "fund_payamt"))
+
+
+def _reversal(
+    bill: tuple[Any, ...], funds: list[tuple[Any, ...]], moment: datetime
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The reversal record of a revoked bill, booked the same day."""
+    setl_id = "R" + bill[0]
+    values = dict(zip(BILL_COLUMNS, bill, strict=True))
+    values.update(
+        setl_id=setl_id,
+        idempotency_key=f"reversal {bill[0]}",
+        setl_time=moment + timedelta(seconds=1),
+        revoked_at=None,
+        revoked_on=None,
+        refd_setl_flag=1,
+        init_setl_id=bill[0],
+        items="[]",
+        item_count=0,
+    )
+    record = tuple(
+        Decimal(0) - v if i in _NEGATED_BILL else v
+        for i, v in enumerate(values[c] for c in BILL_COLUMNS)
+    )
+    negated = [
+        tuple(
+            setl_id if i == 0 else (Decimal(0) - v if i in _NEGATED_FUND else v)
+            for i, v in enumerate(fund)
+        )
+        for fund in funds
+    ]
+    return record, negated
 
 
 async def _connect(url: str, attempts: int = 60) -> asyncpg.Connection:

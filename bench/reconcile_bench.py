@@ -43,11 +43,20 @@ from shared.db import run_migrations
 
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 DAY = date(2026, 11, 27)
-COLUMNS = ("setl_id", "visit_id", "id_number", "medfee_sumamt", "fund_pay_sumamt", "status")
+COLUMNS = (
+    "setl_id",
+    "visit_id",
+    "id_number",
+    "medfee_sumamt",
+    "fund_pay_sumamt",
+    "status",
+    "refd_setl_flag",
+)
 
 
 def books(count: int, hospital: tuple[int, int], *, seed: int) -> list[dict[str, str]]:
-    """The hospital's own list of the day: the service's bills with a few hundred changes."""
+    """The hospital's own list of the day: the service's bills and reversals with a few
+    hundred changes."""
     at = [BILL_COLUMNS.index(c) for c in COLUMNS]
     rows = []
     for bill, _ in bill_records(count, hospitals=[hospital], days=[DAY], seed=seed):

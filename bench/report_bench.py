@@ -1,9 +1,10 @@
 """The fund report over a year of 1,000,000 bills on PostgreSQL.
 
 A fresh database gets 50 hospitals in 5 regions and 1,000,000 bills spread over 2025 (about
-3% revoked) with their fund rows (COPY), then VACUUM ANALYZE, as a database in service would
-be after autovacuum. ``GET /v1/reports/funds?from=2025-01-01&to=2025-12-31&group_by=…`` runs
-in process (httpx over ASGI) for every grouping; the best and median of a few runs are
+3% revoked, with their reversals) and their fund rows (COPY), then VACUUM ANALYZE, as a
+database in service would be after autovacuum.
+``GET /v1/reports/funds?from=2025-01-01&to=2025-12-31&group_by=…`` runs in process (httpx
+over ASGI) for every grouping; the best and median of a few runs are
 printed, with the query plan of the bill aggregation.
 
     python -m bench.report_bench [--bills 1000000] [--runs 3] [--keep]
@@ -61,7 +62,7 @@ async def plan(url: str) -> None:
     try:
         rows = await conn.fetch(
             "EXPLAIN (ANALYZE, BUFFERS) SELECT hospital_id, count(*), sum(medfee_sumamt), "
-            "sum(fund_pay_sumamt) FROM bills WHERE status = 'settled' AND setl_date "
+            "sum(fund_pay_sumamt) FROM bills WHERE status IN ('settled', 'revoked') AND setl_date "
             f"BETWEEN '{YEAR}-01-01' AND '{YEAR}-12-31' GROUP BY hospital_id"
         )
         for row in rows:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from shared.money import Money, fen, money_str, parse_money
+from shared.money import Money, SignedMoney, fen, money_str, parse_money, signed_money_str
 
 
 class Body(BaseModel):
@@ -100,3 +100,30 @@ def test_short_path_parser_agrees_with_the_full_parser(value, settings) -> None:
     fast = decimal_parser(places=places, maximum=maximum, positive=positive)
     full = partial(parse_decimal, places=places, maximum=maximum, positive=positive)
     assert _outcome(fast, value) == _outcome(full, value)
+
+
+class Net(BaseModel):
+    amount: SignedMoney
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "text"),
+    [
+        ("-5000.00", Decimal("-5000.00"), "-5000.00"),
+        (-690, Decimal("-690.00"), "-690.00"),
+        ("4310.5", Decimal("4310.50"), "4310.50"),
+        ("-0.00", Decimal("0.00"), "0.00"),  # never "-0.00"
+        ("0", Decimal("0.00"), "0.00"),
+    ],
+)
+def test_signed_money_takes_both_signs(raw: object, expected: Decimal, text: str) -> None:
+    body = Net(amount=raw)  # type: ignore[arg-type]
+    assert body.amount == expected
+    assert body.model_dump(mode="json") == {"amount": text}
+
+
+@pytest.mark.parametrize("raw", ["-1.234", "NaN", "abc", True, "-1e13"])
+def test_signed_money_refuses_what_money_refuses(raw: object) -> None:
+    with pytest.raises(ValidationError):
+        Net(amount=raw)  # type: ignore[arg-type]
+    assert signed_money_str(Decimal(0) - Decimal("0.00")) == "0.00"

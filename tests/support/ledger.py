@@ -61,7 +61,9 @@ _ACCUMULATORS = select(
     accumulators.c.id_number, accumulators.c.year, accumulators.c.totals, accumulators.c.bills
 )
 _PERSON_BILLS = select(bills).where(
-    bills.c.id_number == bindparam("id_number"), bills.c.acc_year == bindparam("year")
+    bills.c.id_number == bindparam("id_number"),
+    bills.c.acc_year == bindparam("year"),
+    bills.c.refd_setl_flag == 0,
 )
 _PERSON_TOTALS = select(accumulators.c.totals).where(
     accumulators.c.id_number == bindparam("id_number"), accumulators.c.year == bindparam("year")
@@ -132,7 +134,8 @@ def _masked(id_number: str) -> str:
 
 
 async def person_bills(db: Database, id_number: str, year: int) -> Sequence[Any]:
-    """The person's bills of the year, any status, every column."""
+    """The person's bills of the year, any status, every column (reversal records left
+    out)."""
     async with db.read() as conn:
         return (await conn.execute(_PERSON_BILLS, {"id_number": id_number, "year": year})).all()
 

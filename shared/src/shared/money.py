@@ -144,3 +144,27 @@ Money = Annotated[
     PlainSerializer(money_str, return_type=str, when_used="json"),
 ]
 """A non-negative amount in yuan with at most two decimals; serialised as a string in JSON."""
+
+
+def signed_money_str(value: Decimal) -> str:
+    """A signed amount as a fixed two-decimal string; zero is ``"0.00"``, never ``"-0.00"``."""
+    rounded = fen(value)
+    return f"{rounded:.2f}" if rounded else "0.00"
+
+
+def _parse_signed_money(value: Any) -> Decimal:
+    return parse_money(value, allow_negative=True)
+
+
+parse_signed_money_value = decimal_parser(
+    places=2, maximum=MAX_AMOUNT, what="money amount", fallback=_parse_signed_money
+)
+"""``parse_money(..., allow_negative=True)`` for one value, with the short path."""
+
+SignedMoney = Annotated[
+    Decimal,
+    BeforeValidator(parse_signed_money_value),
+    PlainSerializer(signed_money_str, return_type=str, when_used="json"),
+]
+"""An amount in yuan that may be negative (net figures of a period that holds reversals; a
+reversal's amounts), at most two decimals; serialised as a string in JSON."""

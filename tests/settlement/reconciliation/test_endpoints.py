@@ -1,6 +1,6 @@
 """Reconciliation: summary (3201) and detail (3202) of a hospital's period, every result code
-named correctly, TSV and JSON books, bad rows with line numbers, isolation between hospitals,
-stored reconciliations."""
+named correctly, TSV and JSON books (reversals as records of their own), bad rows with line
+numbers, isolation between hospitals, stored reconciliations."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ COLUMNS = "setl_id\tvisit_id\tid_number\tmedfee_sumamt\tfund_pay_sumamt\tstatus"
 ID_NUMBERS: dict[str, str] = {}
 
 
-def book_row(bill: dict[str, Any], **changes: str) -> dict[str, str]:
+def book_row(bill: dict[str, Any], **changes: Any) -> dict[str, Any]:
     row = {
         "setl_id": bill["setl_id"],
         "visit_id": bill["visit_id"],
@@ -28,13 +28,37 @@ def book_row(bill: dict[str, Any], **changes: str) -> dict[str, str]:
         "fund_pay_sumamt": bill["fund_pay_sumamt"],
         "status": bill["status"],
     }
+    if "refd_setl_flag" in bill:
+        row["refd_setl_flag"] = bill["refd_setl_flag"]
     row.update(changes)
     return row
 
 
-def tsv(rows: list[dict[str, str]], *, bom: bool = True, crlf: bool = True) -> bytes:
+def reversal_record(revoked: dict[str, Any]) -> dict[str, Any]:
+    """The reversal of a revoked bill as the hospital's books hold it: its own ``setl_id``,
+    the bill's amounts negated, ``refd_setl_flag`` 1."""
+    reversal = revoked["reversal"]
+    ID_NUMBERS[reversal["setl_id"]] = ID_NUMBERS[revoked["setl_id"]]
+    return {
+        "setl_id": reversal["setl_id"],
+        "visit_id": revoked["visit_id"],
+        "status": "revoked",
+        "refd_setl_flag": 1,
+        **{
+            name: f"{-Decimal(revoked[name]):.2f}"
+            for name in ("medfee_sumamt", "fund_pay_sumamt", "psn_cash_pay")
+        },
+    }
+
+
+def tsv(
+    rows: list[dict[str, Any]], *, bom: bool = True, crlf: bool = True, flag: bool = True
+) -> bytes:
+    """The books as TSV; ``flag``: with the ``refd_setl_flag`` column (else the six-column
+    form, which only bills can use)."""
     end = "\r\n" if crlf else "\n"
-    lines = [COLUMNS] + ["\t".join(r[c] for c in COLUMNS.split("\t")) for r in rows]
+    header = COLUMNS + ("\trefd_setl_flag" if flag else "")
+    lines = [header] + ["\t".join(str(r.get(c, 0)) for c in header.split("\t")) for r in rows]
     text = ("\ufeff" if bom else "") + end.join(lines) + end
     return text.encode("utf-8")
 
@@ -47,11 +71,16 @@ async def settle(svc: Service, hospital: Hospital, *categories: str) -> dict[str
 
 
 async def five_bills(svc: Service) -> tuple[Hospital, list[dict[str, Any]]]:
-    """A hospital with five bills: the last one revoked."""
+    """A hospital with five bills: the last one revoked the same day."""
     hospital = await svc.hospital()
     bills = [await settle(svc, hospital, "dibao" if i % 2 else "") for i in range(5)]
     bills[4] = await svc.revoke(hospital, bills[4]["setl_id"])
     return hospital, bills
+
+
+def records(bills: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The day's books of ``five_bills``: the five bills and the reversal of the last."""
+    return [*bills, reversal_record(bills[4])]
 
 
 def totals(bills: list[dict[str, Any]]) -> dict[str, Any]:
@@ -69,10 +98,13 @@ async def test_summary_matched_and_unmatched(svc: Service) -> None:
     period = {"begin_date": day, "end_date": day}
     settled = [b for b in bills if b["status"] == "settled"]
     assert len(settled) == 4
+    books = records(bills)
 
+    # The net totals of the day's books: five bills and one reversal, six records, the
+    # amounts of the four bills that stand.
     ok = await svc.client.post(
         "/v1/reconciliations/summary",
-        json={**period, **totals(settled)},
+        json={**period, **totals(books)},
         headers=hospital.headers(),
     )
     assert ok.status_code == 200, ok.text
@@ -85,8 +117,20 @@ async def test_summary_matched_and_unmatched(svc: Service) -> None:
         "fund_pay_sumamt": "0.00",
         "psn_cash_pay": "0.00",
     }
+    assert body["service"]["setl_cnt"] == 6
+    assert body["service"]["medfee_sumamt"] == totals(settled)["medfee_sumamt"]
 
-    # The revoked bill counts only when the hospital says its totals include revoked bills.
+    # Leaving the revoked bill and its reversal out: the amounts agree, the count does not.
+    uncounted = await svc.client.post(
+        "/v1/reconciliations/summary",
+        json={**period, **totals(settled)},
+        headers=hospital.headers(),
+    )
+    assert uncounted.json()["matched"] is False
+    assert uncounted.json()["differences"]["setl_cnt"] == 2
+    assert uncounted.json()["differences"]["medfee_sumamt"] == "0.00"
+
+    # include_revoked: the bills settled in the period only, gross, no reversals.
     with_revoked = await svc.client.post(
         "/v1/reconciliations/summary",
         json={**period, **totals(bills), "include_revoked": True},
@@ -100,7 +144,7 @@ async def test_summary_matched_and_unmatched(svc: Service) -> None:
     )
     assert without_flag.json()["matched"] is False
 
-    claimed = totals(settled)
+    claimed = totals(books)
     claimed["setl_cnt"] += 1
     claimed["medfee_sumamt"] = str(Decimal(claimed["medfee_sumamt"]) + Decimal("10.05"))
     bad = await svc.client.post(
@@ -114,7 +158,7 @@ async def test_summary_matched_and_unmatched(svc: Service) -> None:
     assert result["differences"]["setl_cnt"] == -1
     assert result["differences"]["medfee_sumamt"] == "-10.05"
     assert result["differences"]["fund_pay_sumamt"] == "0.00"
-    assert result["service"]["setl_cnt"] == 4
+    assert result["service"]["setl_cnt"] == 6
 
     outpatient = await svc.client.post(
         "/v1/reconciliations/summary",
@@ -128,7 +172,7 @@ async def test_summary_admin_names_the_hospital(svc: Service) -> None:
     hospital, bills = await five_bills(svc)
     other = await svc.hospital()
     day = local_day(bills[0]).isoformat()
-    body = {"begin_date": day, "end_date": day, **totals(bills[:4])}
+    body = {"begin_date": day, "end_date": day, **totals(records(bills))}
 
     admin = await svc.client.post(
         "/v1/reconciliations/summary",
@@ -171,7 +215,8 @@ async def test_summary_admin_names_the_hospital(svc: Service) -> None:
 def detail_books(bills: list[dict[str, Any]]) -> tuple[list[dict[str, str]], dict[str, str]]:
     """The hospital's books for ``five_bills``: bill 0 as it is (0), bill 1 missing (1),
     bill 2 with another amount (3), bill 3 matched, bill 4 revoked in the service but settled
-    in the books (3), and one bill the service never saw (2)."""
+    in the books (3), bill 4's reversal as it is (0), and one bill the service never saw
+    (2)."""
     stranger = {
         "setl_id": "HIS-ONLY-0001",
         "visit_id": "VX-HIS-0001",
@@ -181,11 +226,13 @@ def detail_books(bills: list[dict[str, Any]]) -> tuple[list[dict[str, str]], dic
         "status": "settled",
     }
     wrong_amount = str(Decimal(bills[2]["medfee_sumamt"]) + Decimal("1.00"))
+    reversal = reversal_record(bills[4])
     rows = [
         book_row(bills[0]),
         book_row(bills[2], medfee_sumamt=wrong_amount),
         book_row(bills[3]),
         book_row(bills[4], status="settled"),
+        book_row(reversal),
         stranger,
     ]
     expected = {
@@ -194,6 +241,7 @@ def detail_books(bills: list[dict[str, Any]]) -> tuple[list[dict[str, str]], dic
         bills[2]["setl_id"]: "3",
         bills[3]["setl_id"]: "0",
         bills[4]["setl_id"]: "3",
+        reversal["setl_id"]: "0",
         stranger["setl_id"]: "2",
     }
     return rows, expected
@@ -203,9 +251,9 @@ def check_detail(
     result: dict[str, Any], bills: list[dict[str, Any]], expected: dict[str, str]
 ) -> None:
     assert result["matched"] is False
-    assert result["counts"] == {"0": 2, "1": 1, "2": 1, "3": 2}
-    assert result["service_bill_count"] == 5
-    assert result["hospital_bill_count"] == 5
+    assert result["counts"] == {"0": 3, "1": 1, "2": 1, "3": 2}
+    assert result["service_bill_count"] == 6
+    assert result["hospital_bill_count"] == 6
     rows = {r["setl_id"]: r for r in result["rows"]}
     assert {k: r["result"] for k, r in rows.items()} == expected
     assert [r["setl_id"] for r in result["rows"]] == sorted(expected)
@@ -222,6 +270,13 @@ def check_detail(
         {"field": "status", "hospital": "settled", "service": "revoked"}
     ]
     assert status["status"] == "revoked"
+    assert status["refd_setl_flag"] == 0
+    reversal = rows[bills[4]["reversal"]["setl_id"]]
+    assert reversal["refd_setl_flag"] == 1
+    assert reversal["init_setl_id"] == bills[4]["setl_id"]
+    assert reversal["status"] == "revoked"
+    assert reversal["medfee_sumamt"] == f"{-Decimal(bills[4]['medfee_sumamt']):.2f}"
+    assert reversal["fund_pay_sumamt"] == f"{-Decimal(bills[4]['fund_pay_sumamt']):.2f}"
     only_service = rows[bills[1]["setl_id"]]
     assert only_service["differences"] == []
     assert only_service["medfee_sumamt"] == bills[1]["medfee_sumamt"]
@@ -273,8 +328,8 @@ async def test_detail_tsv_names_every_result_code(svc: Service) -> None:
     assert mismatched.status_code == 200, mismatched.text
     assert sorted(r["result"] for r in mismatched.json()["rows"]) == ["1", "2", "3", "3"]
 
-    # Books that agree: every bill "0", matched.
-    agree = [book_row(b) for b in bills]
+    # Books that agree: every record "0", matched.
+    agree = [book_row(b) for b in records(bills)]
     matched = await svc.client.post(
         "/v1/reconciliations/detail",
         params={"begin_date": day, "end_date": day},
@@ -282,7 +337,22 @@ async def test_detail_tsv_names_every_result_code(svc: Service) -> None:
         headers={**hospital.headers(), "Content-Type": "text/tab-separated-values"},
     )
     assert matched.json()["matched"] is True
-    assert matched.json()["counts"] == {"0": 5, "1": 0, "2": 0, "3": 0}
+    assert matched.json()["counts"] == {"0": 6, "1": 0, "2": 0, "3": 0}
+
+    # The six-column form cannot hold a reversal: its negative amounts are refused.
+    legacy = await svc.client.post(
+        "/v1/reconciliations/detail",
+        params={"begin_date": day, "end_date": day},
+        content=tsv(agree, flag=False),
+        headers={**hospital.headers(), "Content-Type": "text/tab-separated-values"},
+    )
+    assert legacy.status_code == 422
+    errors = legacy.json()["errors"]
+    assert {(e["line"], e["field"]) for e in errors} == {
+        (7, "medfee_sumamt"),
+        (7, "fund_pay_sumamt"),
+    }
+    assert "refd_setl_flag 1" in errors[0]["message"]
 
 
 async def test_detail_reports_visit_and_patient_differences(svc: Service) -> None:
@@ -317,9 +387,9 @@ async def test_bad_tsv_rows_are_a_422_with_line_numbers(svc: Service) -> None:
     rows[3]["status"] = "cancelled"  # line 5
     rows[4]["id_number"] = "123"  # line 6
     data = (
-        tsv(rows, bom=False, crlf=False).decode()
+        tsv(rows, bom=False, crlf=False, flag=False).decode()
         + "only\ttwo\n"
-        + tsv([book_row(bills[0])], bom=False, crlf=False).decode().split("\n", 1)[1]
+        + tsv([book_row(bills[0])], bom=False, crlf=False, flag=False).decode().split("\n", 1)[1]
     )
     response = await svc.client.post(
         "/v1/reconciliations/detail",
@@ -409,7 +479,7 @@ async def test_a_hospital_cannot_reconcile_another_hospitals_bills(svc: Service)
     owner, bills = await five_bills(svc)
     intruder = await svc.hospital()
     day = local_day(bills[0]).isoformat()
-    books = [book_row(b) for b in bills]
+    books = [book_row(b) for b in records(bills)]
 
     # Listing some of the owner's bills as its own: the service has none of them for the
     # intruder, and the owner's other bills never show.
@@ -447,7 +517,7 @@ async def test_a_hospital_cannot_reconcile_another_hospitals_bills(svc: Service)
         headers=admin_headers(),
     )
     assert admin.status_code == 200
-    assert admin.json()["counts"] == {"0": 5, "1": 0, "2": 0, "3": 0}
+    assert admin.json()["counts"] == {"0": 6, "1": 0, "2": 0, "3": 0}
 
     unauthenticated = await svc.client.post(
         "/v1/reconciliations/detail",
@@ -469,7 +539,7 @@ async def test_reconciliations_are_stored_and_listed(svc: Service) -> None:
     detail_id = detail.json()["reconciliation_id"]
     summary = await svc.client.post(
         "/v1/reconciliations/summary",
-        json={"begin_date": day, "end_date": day, **totals(bills[:4])},
+        json={"begin_date": day, "end_date": day, **totals(records(bills))},
         headers=hospital.headers(),
     )
     summary_id = summary.json()["reconciliation_id"]
@@ -491,7 +561,7 @@ async def test_reconciliations_are_stored_and_listed(svc: Service) -> None:
     )
     listed = unmatched.json()["items"]
     assert [i["id"] for i in listed] == [detail_id]
-    assert listed[0]["counts"] == {"0": 2, "1": 1, "2": 1, "3": 2}
+    assert listed[0]["counts"] == {"0": 3, "1": 1, "2": 1, "3": 2}
     assert listed[0]["mismatch_count"] == 4
     assert listed[0]["kind"] == "detail"
 
@@ -504,7 +574,7 @@ async def test_reconciliations_are_stored_and_listed(svc: Service) -> None:
     summary_stored = await svc.client.get(
         f"/v1/reconciliations/{summary_id}", headers=hospital.headers()
     )
-    assert summary_stored.json()["totals"]["service"]["setl_cnt"] == 4
+    assert summary_stored.json()["totals"]["service"]["setl_cnt"] == 6
 
     # Another hospital sees neither the list entries nor the record.
     assert (

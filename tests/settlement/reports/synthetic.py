@@ -1,5 +1,6 @@
 """Bills written straight into the database (any settlement date, exact amounts) for the
-report tests: each one keeps the bill invariants and has its fund rows."""
+report tests: each one keeps the bill invariants and has its fund rows; a revoked bill has its
+reversal (negative amounts, ``refd_setl_flag`` 1) on the day of the revoke."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ class Bill:
     status: str
     aid_class: str
     amounts: dict[str, Decimal]
+    refd_setl_flag: int = 0
+
+
+def negated(amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {name: Decimal("0.00") - value for name, value in amounts.items()}
 
 
 def _fen(rng: random.Random, high: int) -> Decimal:
@@ -79,8 +85,12 @@ def bill_values(
     amounts: dict[str, Decimal],
     *,
     id_number: str = "370305198001011237",
+    init_setl_id: str | None = None,
+    revoked_on: date | None = None,
 ) -> dict[str, Any]:
+    """A bill's row, or (``init_setl_id``) a reversal's, whose ``amounts`` are negative."""
     moment = datetime.combine(setl_date, time(4, 0), tzinfo=UTC)
+    reversal = init_setl_id is not None
     return {
         "setl_id": setl_id,
         "hospital_id": hospital_id,
@@ -96,7 +106,10 @@ def bill_values(
         "acc_year": setl_date.year,
         "setl_time": moment,
         "setl_date": setl_date,
-        "revoked_at": moment if status == "revoked" else None,
+        "revoked_at": moment if status == "revoked" and not reversal else None,
+        "revoked_on": revoked_on,
+        "refd_setl_flag": 1 if reversal else 0,
+        "init_setl_id": init_setl_id,
         "policy_version": "2020",
         "hospital_level": 2,
         "aid_class": aid_class,

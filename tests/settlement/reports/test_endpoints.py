@@ -1,5 +1,6 @@
-"""The fund report: every grouping sums exactly (to the fen) what a Python sum over the bills
-gives, revoked bills and bills outside the period are left out, CSV with a BOM."""
+"""The fund report: every grouping sums exactly (to the fen) what a Python sum over the records
+of the period gives (bills settled in it, reversals booked in it, net), records outside the
+period are left out, CSV with a BOM."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.settlement.reports.synthetic import (
     hospital_ids,
     insert_bills,
     make_amounts,
+    negated,
 )
 
 BEGIN = date(2025, 3, 1)
@@ -36,8 +38,9 @@ _data: dict[str, list[Bill]] = {}
 
 
 async def synthetic_month(svc: Service) -> list[Bill]:
-    """Three hospitals in two regions; 400 bills over March 2025 (some revoked) and a few the
-    day before and after."""
+    """Three hospitals in two regions; 400 bills over March 2025 (some revoked, their
+    reversals booked on the day or up to three days later, some after the month) and a few
+    the day before and after."""
     if svc.backend in _data:
         return _data[svc.backend]
     rng = random.Random(20250301)
@@ -52,6 +55,8 @@ async def synthetic_month(svc: Service) -> list[Bill]:
         out: list[Bill] = []
         rows: list[dict[str, Any]] = []
         funds: list[dict[str, Any]] = []
+        reversals: list[Bill] = []
+        reversal_rows: list[dict[str, Any]] = []
         days = [BEGIN - timedelta(days=1), END + timedelta(days=1)] + [
             BEGIN + timedelta(days=i) for i in range(31)
         ]
@@ -62,28 +67,73 @@ async def synthetic_month(svc: Service) -> list[Bill]:
             aid_class = rng.choice(["key", "key", "assisted", "none"])
             amounts = make_amounts(rng)
             setl_id = f"SYN{svc.backend[:2].upper()}{n:06d}{hospital.code}"
+            revoked_on = (
+                day + timedelta(days=rng.choice([0, 0, 1, 3])) if status == "revoked" else None
+            )
+            if n == 2:  # settled on the month's last day, revoked the day after
+                day, status, revoked_on = END, "revoked", END + timedelta(days=1)
             out.append(
                 Bill(setl_id, hospital.code, hospital.region_code, day, status, aid_class, amounts)
             )
-            rows.append(bill_values(setl_id, ids[hospital.code], day, status, aid_class, amounts))
+            rows.append(
+                bill_values(
+                    setl_id,
+                    ids[hospital.code],
+                    day,
+                    status,
+                    aid_class,
+                    amounts,
+                    revoked_on=revoked_on,
+                )
+            )
             funds.extend(fund_rows(setl_id, amounts))
-        await insert_bills(db, rows, funds)
+            if revoked_on is not None:
+                reversal_id = "R" + setl_id[1:]
+                reversals.append(
+                    Bill(
+                        reversal_id,
+                        hospital.code,
+                        hospital.region_code,
+                        revoked_on,
+                        "revoked",
+                        aid_class,
+                        negated(amounts),
+                        1,
+                    )
+                )
+                reversal_rows.append(
+                    bill_values(
+                        reversal_id,
+                        ids[hospital.code],
+                        revoked_on,
+                        "revoked",
+                        aid_class,
+                        negated(amounts),
+                        init_setl_id=setl_id,
+                    )
+                )
+                funds.extend(fund_rows(reversal_id, negated(amounts)))
+        assert reversals, "some bills are revoked"
+        assert any(r.setl_date > END for r in reversals)  # revoked after the month
+        out.extend(reversals)
+        await insert_bills(db, rows + reversal_rows, funds)
     finally:
         await db.dispose()
     _data[svc.backend] = out
     return out
 
 
-def expected(bills: list[Bill], group_by: str) -> dict[str, tuple[int, dict[str, Decimal]]]:
-    """The report computed in Python from the bills."""
-    counted = [b for b in bills if b.status == "settled" and BEGIN <= b.setl_date <= END]
-    groups: dict[str, list[Any]] = defaultdict(lambda: [0, defaultdict(Decimal)])
+def expected(bills: list[Bill], group_by: str) -> dict[str, tuple[int, dict[str, Decimal], int]]:
+    """The report computed in Python from the records: (count, amounts, reversals) per key."""
+    counted = [b for b in bills if BEGIN <= b.setl_date <= END]
+    groups: dict[str, list[Any]] = defaultdict(lambda: [0, defaultdict(Decimal), 0])
     for b in counted:
         if group_by == "fund":
             for field, code, _ in FUNDS:
                 if b.amounts[field]:
                     groups[code][0] += 1
                     groups[code][1]["fund_payamt"] += b.amounts[field]
+                    groups[code][2] += b.refd_setl_flag
             continue
         key = {
             "hospital": b.hospital_code,
@@ -92,16 +142,19 @@ def expected(bills: list[Bill], group_by: str) -> dict[str, tuple[int, dict[str,
             "day": b.setl_date.isoformat(),
         }[group_by]
         groups[key][0] += 1
+        groups[key][2] += b.refd_setl_flag
         for name in AMOUNTS:
             groups[key][1][name] += b.amounts[name]
-    return {k: (v[0], dict(v[1])) for k, v in groups.items()}
+    return {k: (v[0], dict(v[1]), v[2]) for k, v in groups.items()}
 
 
-def python_total(bills: list[Bill]) -> tuple[int, dict[str, Decimal]]:
-    counted = [b for b in bills if b.status == "settled" and BEGIN <= b.setl_date <= END]
-    return len(counted), {
-        name: sum((b.amounts[name] for b in counted), Decimal(0)) for name in AMOUNTS
-    }
+def python_total(bills: list[Bill]) -> tuple[int, dict[str, Decimal], int]:
+    counted = [b for b in bills if BEGIN <= b.setl_date <= END]
+    return (
+        len(counted),
+        {name: sum((b.amounts[name] for b in counted), Decimal(0)) for name in AMOUNTS},
+        sum(b.refd_setl_flag for b in counted),
+    )
 
 
 @pytest.mark.parametrize("group_by", GROUPINGS)
@@ -116,17 +169,23 @@ async def test_report_groups_sum_to_the_bills(svc: Service, group_by: str) -> No
     assert report["group_by"] == group_by
     want = expected(bills, group_by)
     got = {
-        r["key"]: (r["bill_count"], {k: Decimal(v) for k, v in r["amounts"].items()})
+        r["key"]: (
+            r["bill_count"],
+            {k: Decimal(v) for k, v in r["amounts"].items()},
+            r["reversal_count"],
+        )
         for r in report["rows"]
     }
     assert got == want
+    assert any(r["reversal_count"] for r in report["rows"])
     for row in report["rows"]:  # amounts are strings with two decimals
         assert all(v == f"{Decimal(v):.2f}" for v in row["amounts"].values())
     assert [r["key"] for r in report["rows"]] == sorted(want)
 
-    count, sums = python_total(bills)
+    count, sums, reversals = python_total(bills)
     total = report["total"]
     assert total["bill_count"] == count
+    assert total["reversal_count"] == reversals
     if group_by == "fund":
         assert report["columns"] == ["fund_payamt"]
         assert Decimal(total["amounts"]["fund_payamt"]) == sums["fund_pay_sumamt"]
@@ -157,21 +216,28 @@ async def test_report_csv_has_a_bom_and_parses(svc: Service, group_by: str) -> N
     assert total[group_by] == "TOTAL"
     want = expected(bills, group_by)
     assert {r[group_by]: int(r["bill_count"]) for r in groups} == {k: v[0] for k, v in want.items()}
+    assert {r[group_by]: int(r["reversal_count"]) for r in groups} == {
+        k: v[2] for k, v in want.items()
+    }
+    assert list(rows[0])[-1] == "reversal_count"
     column = "fund_payamt" if group_by == "fund" else "medfee_sumamt"
     assert sum(Decimal(r[column]) for r in groups) == Decimal(total[column])
-    count, sums = python_total(bills)
+    count, sums, reversals = python_total(bills)
     assert int(total["bill_count"]) == count
+    assert int(total["reversal_count"]) == reversals
     assert Decimal(total[column]) == sums["fund_pay_sumamt" if group_by == "fund" else column]
     if group_by == "hospital":
         assert all(r["name"].startswith("医院 ") for r in groups)  # Chinese names intact
 
 
 async def test_report_over_settled_bills_matches_the_database(svc: Service) -> None:
-    """Bills settled through the API today: the day's row equals a Python sum over the
-    day's settled bills read from the database."""
+    """Bills settled through the API today, one revoked: the day's row equals a Python sum
+    over the day's records (bills and the reversal) read from the database, and the revoked
+    bill nets to zero."""
     from sqlalchemy import select
 
     from tests.settlement.reports.synthetic import bills as bills_table
+    from tests.settlement.reports.synthetic import hospitals as hospitals_table
 
     hospital = await svc.hospital()
     made = [await svc.settle(hospital, svc.patient("dibao")) for _ in range(3)]
@@ -183,23 +249,31 @@ async def test_report_over_settled_bills_matches_the_database(svc: Service) -> N
             rows = (
                 await conn.execute(
                     select(*(bills_table.c[name] for name in AMOUNTS)).where(
-                        bills_table.c.status == "settled", bills_table.c.setl_date == day
+                        bills_table.c.hospital_id.in_(
+                            select(hospitals_table.c.id).where(
+                                hospitals_table.c.code == hospital.code
+                            )
+                        ),
+                        bills_table.c.setl_date == day,
                     )
                 )
             ).all()
     finally:
         await db.dispose()
+    assert len(rows) == 4  # three bills and one reversal
     response = await svc.client.get(
         "/v1/reports/funds",
-        params={"from": day.isoformat(), "to": day.isoformat(), "group_by": "day"},
+        params={"from": day.isoformat(), "to": day.isoformat(), "group_by": "hospital"},
         headers=admin_headers(),
     )
     report = response.json()
-    assert [r["key"] for r in report["rows"]] == [day.isoformat()]
-    assert report["total"]["bill_count"] == len(rows)
+    (row,) = [r for r in report["rows"] if r["key"] == hospital.code]
+    assert row["bill_count"] == len(rows)
+    assert row["reversal_count"] == 1
     for index, name in enumerate(AMOUNTS):
-        assert Decimal(report["total"]["amounts"][name]) == sum(
-            (r[index] for r in rows), Decimal(0)
+        assert Decimal(row["amounts"][name]) == sum((r[index] for r in rows), Decimal(0))
+        assert Decimal(row["amounts"][name]) == sum(
+            (Decimal(b[name]) for b in made[:2]), Decimal(0)
         )
 
 

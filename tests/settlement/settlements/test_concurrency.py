@@ -140,6 +140,16 @@ async def test_concurrent_settles_and_revokes_keep_totals_exact(pg: Service) -> 
     statuses = {r.setl_id: r.status for r in rows}
     assert len(rows) == 100
     assert sorted(s for s, status in statuses.items() if status == "revoked") == sorted(to_revoke)
+    # One reversal per revoked bill, however many times it was revoked at once.
+    async with pg.app.state.ctx.db.read() as conn:
+        reversed_ids = (
+            await conn.execute(
+                select(bills.c.init_setl_id).where(
+                    bills.c.id_number == person, bills.c.refd_setl_flag == 1
+                )
+            )
+        ).scalars()
+    assert sorted(reversed_ids) == sorted(to_revoke)
     settled = [r for r in rows if r.status == "settled"]
     assert len(settled) == 80
     assert_caps(settled)

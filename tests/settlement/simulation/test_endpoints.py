@@ -1,5 +1,6 @@
-"""Policy what-if: the policy in force reproduces the stored bills exactly; a candidate that
-raises a ratio makes the fund pay more, by the right difference; nothing is stored."""
+"""Policy what-if: the policy in force reproduces the stored records exactly (bills and
+reversals); a candidate that raises a ratio makes the fund pay more, by the right difference;
+nothing is stored."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ async def stored_fund_sums(url: str, day: date) -> dict[str, Decimal]:
                 await conn.execute(
                     select(bill_funds.c.fund_pay_type, bill_funds.c.fund_payamt)
                     .join(bills, bills.c.setl_id == bill_funds.c.setl_id)
-                    .where(bills.c.status == "settled", bills.c.setl_date == day)
+                    .where(bills.c.setl_date == day)
                 )
             ).all()
     finally:
@@ -70,7 +71,8 @@ _made: dict[str, date] = {}
 
 async def some_bills(svc: Service) -> date:
     """Poor patients with several bills each (crossing the funds' thresholds), an assisted
-    and an ordinary patient, at hospitals of two levels; one bill revoked."""
+    and an ordinary patient, at hospitals of two levels; one bill revoked the same day (its
+    reversal is a record of the day too)."""
     if svc.backend in _made:
         return _made[svc.backend]
     level2 = await svc.hospital(level=2)
@@ -101,9 +103,10 @@ async def test_policy_in_force_reproduces_the_stored_bills(sim_svc: Service) -> 
     response = await simulate(sim_svc, policy_text(day), day)
     assert response.status_code == 200, response.text
     result = response.json()
-    assert result["bills"] == 12
-    assert result["patients"] == 4
-    assert result["patients_paying_same"] == 4
+    assert result["bills"] == 14  # 13 bills, one of them revoked, and its reversal
+    assert result["reversals"] == 1
+    assert result["patients"] == 5
+    assert result["patients_paying_same"] == 5
     assert result["patients_paying_more"] == result["patients_paying_less"] == 0
     assert all(f["difference"] == "0.00" for f in result["funds"])
     assert all(f["in_force"] == f["candidate"] for f in result["funds"])
@@ -142,7 +145,7 @@ async def test_a_higher_ratio_makes_the_fund_pay_more(sim_svc: Service) -> None:
     assert result["patients_paying_less"] >= 1
     assert result["patients_paying_more"] == 0
     assert (
-        result["patients_paying_less"] + result["patients_paying_same"] == result["patients"] == 4
+        result["patients_paying_less"] + result["patients_paying_same"] == result["patients"] == 5
     )
 
     assert await row_counts(sim_svc.url) == before  # nothing stored, not even an audit record
@@ -194,6 +197,8 @@ def test_earlier_bills_of_the_year_are_re_run_first() -> None:
 
     def row(setl_id: str, on: date) -> Any:
         return SimpleNamespace(
+            refd_setl_flag=0,
+            init_setl_id=None,
             setl_id=setl_id,
             id_number="370305198001011237",
             acc_year=on.year,
@@ -228,3 +233,65 @@ def test_earlier_bills_of_the_year_are_re_run_first() -> None:
     assert replay.fund_sum[1] == second.fund_pay_sumamt
     assert replay.cash_sum[1] == second.psn_cash_pay
     assert replay.fund_sum[1] != first.fund_pay_sumamt  # the warm-up bill made a difference
+
+
+def test_a_reversal_books_the_negative_of_the_candidates_bill() -> None:
+    """Bill A, its reversal, then bill B, as they happened: B is re-run on totals without A,
+    and the reversal counts the negative of what the candidate paid on A."""
+    policy = PolicySet.from_dir(default_policy_dir()).for_date(date(2026, 6, 1))
+    items_json = dump_json(
+        [
+            {
+                "code": "X",
+                "name": "床位费",
+                "category": "A",
+                "unit_price": "30000.00",
+                "quantity": "1",
+            }
+        ]
+    )
+    items = [FeeItem("X", "床位费", "A", Decimal("30000.00"), Decimal(1))]
+    one = compute(
+        policy, hospital_level=2, visit_type="inpatient", aid_class="key", items=items, totals={}
+    )
+
+    def row(setl_id: str, on: date, *, reverses: str | None = None) -> Any:
+        sign = -1 if reverses else 1
+        return SimpleNamespace(
+            setl_id=setl_id,
+            refd_setl_flag=1 if reverses else 0,
+            init_setl_id=reverses,
+            id_number="370305198001011237",
+            acc_year=on.year,
+            setl_date=on,
+            visit_type="inpatient",
+            hospital_level=2,
+            categories='["dibao"]',
+            items="[]" if reverses else items_json,
+            deltas="{}",
+            policy_version=policy.version,
+            fund_pay_sumamt=one.fund_pay_sumamt * sign,
+            psn_cash_pay=one.psn_cash_pay * sign,
+        )
+
+    begin = date(2026, 6, 1)
+    replay = Replay(policy, begin, begin + timedelta(days=30))
+    replay.feed(
+        [
+            row("A", date(2026, 6, 1)),
+            row("RA", date(2026, 6, 2), reverses="A"),
+            row("B", date(2026, 6, 3)),
+        ]
+    )
+    assert (replay.replayed, replay.bills, replay.reversals) == (3, 3, 1)
+    # The policy in force reproduces the stored records: A and B alike (A was taken back out
+    # of the totals before B), the reversal exactly the negative of A.
+    assert replay.fund_sum == (one.fund_pay_sumamt, one.fund_pay_sumamt)
+    assert replay.cash_sum == (one.psn_cash_pay, one.psn_cash_pay)
+
+    # A period that holds only the reversal: the candidate's figure is the negative of A's.
+    later = Replay(policy, date(2026, 6, 2), date(2026, 6, 2))
+    later.feed([row("A", date(2026, 6, 1)), row("RA", date(2026, 6, 2), reverses="A")])
+    assert later.bills == later.reversals == 1
+    assert later.fund_sum == (-one.fund_pay_sumamt, -one.fund_pay_sumamt)
+    assert sum(later.paid.values()) == -one.fund_pay_sumamt

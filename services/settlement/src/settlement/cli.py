@@ -144,7 +144,7 @@ def report(
         bool, typer.Option("--csv", help="CSV (UTF-8 with BOM) instead of JSON")
     ] = False,
 ) -> None:
-    """Print the fund report of a period (revoked bills left out) as JSON or CSV."""
+    """Print the fund report of a period (its bills and reversals, net) as JSON or CSV."""
     from datetime import date
 
     from settlement.reports.batch import print_report

@@ -1,4 +1,5 @@
-"""Admin page queries: bill search across hospitals and one bill of any hospital."""
+"""Admin page queries: bill search across hospitals (bills and reversals) and one bill of any
+hospital."""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ async def search_bills(conn: Conn, query: str, limit: int = 50) -> Sequence[AnyR
             bills.c.medfee_sumamt,
             bills.c.fund_pay_sumamt,
             bills.c.psn_cash_pay,
+            bills.c.refd_setl_flag,
+            bills.c.init_setl_id,
             hospitals.c.code.label("hospital_code"),
             hospitals.c.name.label("hospital_name"),
         )

@@ -28,7 +28,7 @@ from settlement.reports.service import fund_report, report_csv
 from settlement.settlements.service import local_today
 from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
 from shared.idnumber import mask_id_number
-from shared.money import money_str
+from shared.money import signed_money_str
 from shared.security import bearer_token, secrets_equal
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -56,7 +56,7 @@ def _templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = lambda v: money_str(v if isinstance(v, Decimal) else Decimal(v))
+    env.filters["money"] = lambda v: signed_money_str(v if isinstance(v, Decimal) else Decimal(v))
     env.filters["mask"] = mask_id_number
     return env
 

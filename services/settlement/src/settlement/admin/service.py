@@ -97,7 +97,9 @@ def _month_start(d: date) -> date:
 
 
 def fund_chart(report: FundReport) -> Chart:
-    """Fund payments per day (per month for periods longer than 92 days), one line a fund."""
+    """Fund payments per day (per month for periods longer than 92 days), one line a fund:
+    the net of the bills settled and the reversals booked that day, so a day of reversals
+    goes below zero (the axis then reaches below zero too)."""
     begin, end = report.from_, report.to
     per_month = (end - begin).days + 1 > MAX_DAYS_PER_POINT
     buckets: list[date] = []
@@ -116,7 +118,10 @@ def fund_chart(report: FundReport) -> Chart:
                 values[bucket][name] += row.amounts[name]
     chart = Chart(per="month" if per_month else "day", empty=not report.rows)
     peak = max((v for b in values.values() for v in b.values()), default=Decimal(0))
-    top_value = _nice_max(peak)
+    low = min((v for b in values.values() for v in b.values()), default=Decimal(0))
+    top_value = _nice_max(peak) if peak > 0 or low >= 0 else Decimal(0)
+    bottom_value = -_nice_max(-low) if low < 0 else Decimal(0)
+    span = top_value - bottom_value
     plot_w = chart.width - chart.left - chart.right
     plot_h = chart.height - chart.top - chart.bottom
     n = len(buckets)
@@ -125,7 +130,7 @@ def fund_chart(report: FundReport) -> Chart:
         return round(chart.left + (plot_w * index / (n - 1) if n > 1 else plot_w / 2), 1)
 
     def y(value: Decimal) -> float:
-        return round(chart.top + plot_h - float(value / top_value) * plot_h, 1)
+        return round(chart.top + plot_h - float((value - bottom_value) / span) * plot_h, 1)
 
     for name, label, colour in SERIES:
         points = " ".join(f"{x(i)},{y(values[b][name])}" for i, b in enumerate(buckets))
@@ -140,7 +145,7 @@ def fund_chart(report: FundReport) -> Chart:
             }
         )
     for i in range(5):
-        value = top_value * i / 4
+        value = bottom_value + span * i / 4
         chart.y_ticks.append((y(value), f"{value:,.0f}"))
     label_every = max(1, n // 6)
     for i, b in enumerate(buckets):

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from settlement.engine import item_amount, vocabulary
 from settlement.settlements.service import StoredBill
-from shared.money import money_str
+from shared.money import ZERO, money_str, signed_money_str
 
 AID_CLASS_LABELS = vocabulary.AID_CLASS_LABELS
 CATEGORY_LABELS = vocabulary.REGISTRY_CATEGORY_LABELS
@@ -87,6 +87,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["money"] = money_str
+    env.filters["negated"] = lambda value: signed_money_str(ZERO - value)
     env.filters["upper_rmb"] = rmb_upper
     env.filters["quantity"] = _quantity
     return env
@@ -109,6 +110,7 @@ def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
         items=items,
         setl_time=bill.setl_time.astimezone(local_tz) if bill.setl_time else None,
         revoked_at=bill.revoked_at.astimezone(local_tz) if bill.revoked_at else None,
+        reversal_time=bill.reversal.setl_time.astimezone(local_tz) if bill.reversal else None,
         aid_class_label=AID_CLASS_LABELS.get(bill.patient.aid_class, bill.patient.aid_class),
         categories=[CATEGORY_LABELS.get(c, c) for c in bill.patient.categories],
         visit_type_label=VISIT_TYPE_LABELS.get(bill.visit_type, bill.visit_type),

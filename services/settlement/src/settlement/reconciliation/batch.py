@@ -81,7 +81,7 @@ def reconcile_file(
         return 2
     print(
         f"hospital {outcome.hospital_code}, {begin.isoformat()} to {end.isoformat()}: "
-        f"{outcome.service_bill_count} bills in the service, "
+        f"{outcome.service_bill_count} records (bills and reversals) in the service, "
         f"{outcome.hospital_bill_count} in {path.name}",
         file=out,
     )
@@ -94,9 +94,11 @@ def reconcile_file(
     if mismatches:
         print("mismatches:", file=out)
         print(
-            "setl_id\tresult\tvisit_id\tstatus\tmedfee_sumamt\tfund_pay_sumamt\tdiffers", file=out
+            "setl_id\tresult\tvisit_id\tstatus\tmedfee_sumamt\tfund_pay_sumamt\tdiffers"
+            "\trefd_setl_flag",
+            file=out,
         )
-        for setl_id, result, visit_id, status, medfee, fund, differences in mismatches:
+        for setl_id, result, visit_id, status, medfee, fund, differences, refd, _ in mismatches:
             differs = "; ".join(
                 f"{d['field']}: hospital {d['hospital']}, service {d['service']}"
                 for d in differences
@@ -104,7 +106,7 @@ def reconcile_file(
             print(
                 f"{setl_id}\t{result}\t{visit_id or ''}\t{status or ''}\t"
                 f"{'' if medfee is None else f'{medfee:.2f}'}\t"
-                f"{'' if fund is None else f'{fund:.2f}'}\t{differs}",
+                f"{'' if fund is None else f'{fund:.2f}'}\t{differs}\t{refd}",
                 file=out,
             )
     verdict = "matched" if outcome.matched else "NOT matched"

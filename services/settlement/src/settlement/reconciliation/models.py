@@ -45,7 +45,8 @@ class Reconciliation(Base, table=True):
 
 
 class ReconciliationRow(Base, table=True):
-    """A bill that did not match (result 1, 2 or 3), with what differs (JSON list)."""
+    """A record (bill or reversal) that did not match (result 1, 2 or 3), with what differs
+    (JSON list)."""
 
     __tablename__ = "reconciliation_rows"
 
@@ -66,3 +67,9 @@ class ReconciliationRow(Base, table=True):
         default=None, sa_column=Column(MoneyType(), nullable=True)
     )
     differences: str = Field(sa_column=Column(Text, nullable=False))
+    refd_setl_flag: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    """1: the row is a reversal (migration 0003)."""
+    init_setl_id: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    """A reversal's bill (the service's side)."""

@@ -19,6 +19,10 @@ from shared.idnumber import validate_id_number
 from shared.money import parse_money
 
 TSV_COLUMNS = ("setl_id", "visit_id", "id_number", "medfee_sumamt", "fund_pay_sumamt", "status")
+FLAG_COLUMN = "refd_setl_flag"
+"""Optional seventh column: 1 on a reversal (negative amounts), 0 (or left out) on a bill."""
+_ALL_COLUMNS = (*TSV_COLUMNS, FLAG_COLUMN)
+_NO_COLUMN = -1
 TSV_MEDIA_TYPES = frozenset(
     {"text/tab-separated-values", "text/tsv", "text/x-tab-separated-values"}
 )
@@ -29,6 +33,7 @@ _SETL_ID = re.compile(r"^[!-~]{1,64}$")
 _VISIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 _STATUSES = frozenset({"settled", "revoked"})
 _CENT = Decimal("0.01")
+_ZERO = Decimal("0.00")
 _PLAIN_MONEY = re.compile(r"^\d{1,12}(?:\.\d{1,2})?$")
 _PLAIN_ID = re.compile(r"^\d{17}[\dX]$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -74,6 +79,7 @@ class BookBill:
     medfee_sumamt: Decimal
     fund_pay_sumamt: Decimal
     status: str
+    refd_setl_flag: int = 0
 
 
 class _TooManyErrors(Exception):
@@ -101,9 +107,11 @@ class Books:
             raise _TooManyErrors
 
     def add_fields(self, fields: Sequence[Any], at: tuple[int, ...], position: int) -> None:
-        """One bill from its six values (``fields[at[i]]`` is ``TSV_COLUMNS[i]``) at a line of
-        the TSV or an index of the JSON list: a fast path for well-formed text values, the
-        full checks with their messages for anything else."""
+        """One record from its values (``fields[at[i]]`` is ``TSV_COLUMNS[i]``, then the
+        optional ``refd_setl_flag`` at ``at[6]``, -1 when there is no such column) at a line of
+        the TSV or an index of the JSON list: a fast path for well-formed text values of a
+        bill, the full checks with their messages for anything else (and for reversals)."""
+        flag = fields[at[6]] if at[6] != _NO_COLUMN else "0"
         try:
             setl_id = fields[at[0]].strip()
             visit_id = fields[at[1]].strip()
@@ -114,7 +122,8 @@ class Books:
         except AttributeError:  # a JSON value that is not a string
             id_number = None
         if (
-            id_number is None
+            not (flag == "0" or (type(flag) is int and flag == 0))
+            or id_number is None
             or medfee is None
             or fund is None
             or status not in _STATUSES
@@ -123,7 +132,9 @@ class Books:
             or setl_id in self._where
             or len(self.bills) >= MAX_ROWS
         ):
-            values = {name: fields[i] for name, i in zip(TSV_COLUMNS, at, strict=True)}
+            values = {
+                name: fields[i] for name, i in zip(_ALL_COLUMNS, at, strict=True) if i != _NO_COLUMN
+            }
             if self._json:
                 self.add(values, f"bills[{position}].", None, position)
             else:
@@ -135,8 +146,19 @@ class Books:
     today: date = date.min
 
     def add(self, values: Mapping[str, Any], prefix: str, line: int | None, position: int) -> None:
-        """Validate one bill; ``prefix`` names its fields in errors (``bills[3].``)."""
+        """Validate one record; ``prefix`` names its fields in errors (``bills[3].``)."""
         errors_before = len(self.errors)
+
+        def refd_setl_flag() -> int:
+            value = values.get(FLAG_COLUMN, 0)
+            if isinstance(value, str) and value.strip() in ("", "0", "1"):
+                return int(value.strip() or "0")
+            if type(value) is int and value in (0, 1):
+                return value
+            self.error(prefix + FLAG_COLUMN, "must be 0 (a bill) or 1 (a reversal)", line)
+            return 0
+
+        flag = refd_setl_flag()
 
         def text(name: str) -> str | None:
             value = values.get(name)
@@ -154,10 +176,14 @@ class Books:
                 self.error(prefix + name, "is required", line)
                 return None
             try:
-                return parse_money(value)
+                amount = parse_money(value, allow_negative=flag == 1)
             except ValueError as exc:
-                self.error(prefix + name, str(exc), line)
+                reason = str(exc)
+                if reason == "must not be negative":
+                    reason += " (a reversal's line has refd_setl_flag 1)"
+                self.error(prefix + name, reason, line)
                 return None
+            return amount if amount else _ZERO  # never -0.00
 
         setl_id = text("setl_id")
         if setl_id is not None and not _SETL_ID.match(setl_id):
@@ -203,7 +229,7 @@ class Books:
             self.error(prefix + "setl_id", f"more than {MAX_ROWS} bills", line)
             raise _TooManyErrors
         self._where[setl_id] = position
-        self.bills[setl_id] = BookBill(setl_id, visit_id, id_number, medfee, fund, status)
+        self.bills[setl_id] = BookBill(setl_id, visit_id, id_number, medfee, fund, status, flag)
 
     def raise_if_errors(self) -> None:
         if not self.errors:
@@ -218,6 +244,7 @@ class Books:
 
 
 def _header(line: str) -> dict[str, int]:
+    """Where each column is: the six required ones and ``refd_setl_flag`` (-1: not there)."""
     names = [name.strip().lower() for name in line.split("\t")]
     missing = [c for c in TSV_COLUMNS if c not in names]
     if missing:
@@ -238,7 +265,9 @@ def _header(line: str) -> dict[str, int]:
             f"line 1: column(s) named twice: {', '.join(duplicated)}",
             errors=[{"line": 1, "field": "header", "message": "line 1: duplicate column"}],
         )
-    return {c: names.index(c) for c in TSV_COLUMNS}
+    found = {c: names.index(c) for c in TSV_COLUMNS}
+    found[FLAG_COLUMN] = names.index(FLAG_COLUMN) if FLAG_COLUMN in names else _NO_COLUMN
+    return found
 
 
 async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
@@ -262,7 +291,7 @@ async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
             line = raw[:-1] if raw.endswith("\r") else raw
             if columns is None:
                 columns = _header(line.removeprefix("\ufeff"))
-                at = tuple(columns[c] for c in TSV_COLUMNS)
+                at = tuple(columns[c] for c in _ALL_COLUMNS)
                 width = len(line.split("\t"))
                 state.update(columns=columns, at=at, width=width)
                 continue
@@ -333,7 +362,8 @@ def parse_json(body: bytes) -> JsonBooks:
     books = Books(json_body=True)
     books.today = date.today()
     columns = frozenset(TSV_COLUMNS)
-    in_order = tuple(range(len(TSV_COLUMNS)))
+    allowed = frozenset(_ALL_COLUMNS)
+    in_order = tuple(range(len(_ALL_COLUMNS)))
     try:
         for index, item in enumerate(items):
             prefix = f"bills[{index}]"
@@ -341,12 +371,14 @@ def parse_json(body: bytes) -> JsonBooks:
                 books.error(prefix, "must be an object")
                 continue
             if item.keys() != columns:
-                unknown = sorted(set(item) - columns)
+                unknown = sorted(set(item) - allowed)
                 for name in unknown:
                     books.error(f"{prefix}.{name}", "Extra inputs are not permitted")
                 if unknown:
                     continue
-            books.add_fields([item.get(c) for c in TSV_COLUMNS], in_order, index)
+            values = [item.get(c) for c in TSV_COLUMNS]
+            values.append(item.get(FLAG_COLUMN, 0))
+            books.add_fields(values, in_order, index)
     except _TooManyErrors:
         pass
     books.raise_if_errors()

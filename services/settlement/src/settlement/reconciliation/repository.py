@@ -8,13 +8,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, case, func, insert, select
 
 from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
 from settlement.hospitals.repository import HospitalRef
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
-from settlement.settlements.models import SETTLED, BillRow
+from settlement.settlements.models import REVOKED, SETTLED, BillRow
 
 bills = table_of(BillRow)
 hospitals = table_of(Hospital)
@@ -55,7 +55,9 @@ async def service_totals(
     visit_type: str | None,
     include_revoked: bool,
 ) -> tuple[int, Decimal, Decimal, Decimal]:
-    """(bills, Σ medfee_sumamt, Σ fund_pay_sumamt, Σ psn_cash_pay) of the hospital's period."""
+    """(records, Σ medfee_sumamt, Σ fund_pay_sumamt, Σ psn_cash_pay) of the hospital's books of
+    the period: its bills settled in it and the reversals of the revokes made in it (net), or,
+    with ``include_revoked``, the bills settled in it only (reversals left out)."""
     stmt = select(
         func.count(),
         func.sum(bills.c.medfee_sumamt),
@@ -66,8 +68,8 @@ async def service_totals(
         bills.c.setl_date >= begin,
         bills.c.setl_date <= end,
     )
-    if not include_revoked:
-        stmt = stmt.where(bills.c.status == SETTLED)
+    if include_revoked:
+        stmt = stmt.where(bills.c.refd_setl_flag == 0)
     if visit_type is not None:
         stmt = stmt.where(bills.c.visit_type == visit_type)
     row = (await conn.execute(stmt)).one()
@@ -75,18 +77,30 @@ async def service_totals(
     return int(row[0]), row[1] or zero, row[2] or zero, row[3] or zero
 
 
+def status_at_end(end: date) -> Any:
+    """A record's status as the books stood at the end of the period: a bill revoked after it
+    was still ``settled`` then (its reversal belongs to a later period)."""
+    revoked_later = and_(
+        bills.c.status == REVOKED, bills.c.refd_setl_flag == 0, bills.c.revoked_on > end
+    )
+    return case((revoked_later, SETTLED), else_=bills.c.status)
+
+
 async def stream_bills(
     conn: Conn, hospital_id: int, begin: date, end: date
 ) -> AsyncIterator[Sequence[AnyRow]]:
-    """Every bill of the hospital settled in the period (both statuses), in batches, from one
-    server-side cursor: only the columns reconciliation compares."""
+    """Every record of the hospital's books dated in the period (its bills and reversals), in
+    batches, from one server-side cursor: only the columns reconciliation compares, the
+    status as it stood at the end of the period."""
     stmt = select(
         bills.c.setl_id,
         bills.c.visit_id,
         bills.c.id_number,
         bills.c.medfee_sumamt,
         bills.c.fund_pay_sumamt,
-        bills.c.status,
+        status_at_end(end).label("status"),
+        bills.c.refd_setl_flag,
+        bills.c.init_setl_id,
     ).where(
         bills.c.hospital_id == hospital_id,
         bills.c.setl_date >= begin,
@@ -167,6 +181,8 @@ async def rows_of(conn: Conn, reconciliation_id: int) -> Sequence[AnyRow]:
             reconciliation_rows.c.medfee_sumamt,
             reconciliation_rows.c.fund_pay_sumamt,
             reconciliation_rows.c.differences,
+            reconciliation_rows.c.refd_setl_flag,
+            reconciliation_rows.c.init_setl_id,
         )
         .where(reconciliation_rows.c.reconciliation_id == reconciliation_id)
         .order_by(reconciliation_rows.c.seq)

@@ -11,7 +11,13 @@ from starlette.requests import ClientDisconnect
 
 from settlement.deps import ContextDep, PrincipalDep, RequestIdDep
 from settlement.reconciliation import service
-from settlement.reconciliation.parsing import TSV_COLUMNS, TSV_MEDIA_TYPES, parse_json, parse_tsv
+from settlement.reconciliation.parsing import (
+    FLAG_COLUMN,
+    TSV_COLUMNS,
+    TSV_MEDIA_TYPES,
+    parse_json,
+    parse_tsv,
+)
 from settlement.reconciliation.schemas import (
     MAX_DETAIL_DAYS,
     DetailRequest,
@@ -67,9 +73,11 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 _TSV_EXAMPLE = (
-    "\t".join(TSV_COLUMNS)
+    "\t".join((*TSV_COLUMNS, FLAG_COLUMN))
     + "\nS20261127031502123456a1b2c3\tZY20261120001\t370305198001011237"
-    + "\t3200.00\t2950.00\tsettled\n"
+    + "\t3200.00\t2950.00\tsettled\t0"
+    + "\nR20261127064511000042d4e5f6\tZY20261119004\t370305195810062882"
+    + "\t-812.40\t-700.00\trevoked\t1\n"
 )
 
 
@@ -86,12 +94,15 @@ async def reconcile_summary(
     request_id: RequestIdDep,
 ) -> SummaryResult:
     """The hospital's totals for a period of settlement dates (`begin_date`..`end_date`, local,
-    both included) beside the service's: bill count, `medfee_sumamt`, `fund_pay_sumamt`,
-    `psn_cash_pay`. Revoked bills are left out unless `include_revoked` is true; `visit_type`
-    narrows to inpatient or outpatient bills. `matched` is true when all four agree;
-    `differences` are the service's totals minus the hospital's. A hospital reconciles its own
-    bills (API key); the admin names the hospital with `hospital_code`. Stored and listed under
-    `GET /v1/reconciliations`."""
+    both included) beside the service's: record count, `medfee_sumamt`, `fund_pay_sumamt`,
+    `psn_cash_pay`. The period's books are the bills settled in it (revoked later or not) and
+    the reversals of the revokes made in it: the totals are **net** (a reversal's amounts are
+    negative) and `setl_cnt` counts both, so a closed period's totals never change. With
+    `include_revoked` true the totals are of the bills settled in the period only (reversals
+    left out). `visit_type` narrows to inpatient or outpatient records. `matched` is true when
+    all four agree; `differences` are the service's totals minus the hospital's. A hospital
+    reconciles its own bills (API key); the admin names the hospital with `hospital_code`.
+    Stored and listed under `GET /v1/reconciliations`."""
     hospital = await service.target_hospital(ctx.db, principal.hospital, body.hospital_code)
     return await service.reconcile_summary(
         ctx.db, hospital, body, actor=principal.actor, request_id=request_id
@@ -167,17 +178,20 @@ async def reconcile_detail(
         Query(description="`mismatched`: leave the matched bills out of `rows`"),
     ] = "all",
 ) -> Response:
-    """The hospital's bills of a period (settlement dates, local, both included; at most 31
+    """The hospital's books of a period (settlement dates, local, both included; at most 31
     days), as JSON (`{"begin_date", "end_date", "bills": [...]}`) or as tab-separated text
     (`Content-Type: text/tab-separated-values`, a header row naming the columns `setl_id`,
-    `visit_id`, `id_number`, `medfee_sumamt`, `fund_pay_sumamt`, `status`, then one bill per
-    line; the period in the query). The text is parsed line by line as it arrives; bad rows
-    are a 422 listing each bad line and field.
+    `visit_id`, `id_number`, `medfee_sumamt`, `fund_pay_sumamt`, `status` and optionally
+    `refd_setl_flag`, then one record per line; the period in the query). The text is parsed
+    line by line as it arrives; bad rows are a 422 listing each bad line and field.
 
-    Every bill on either side gets a row with `result`: `"0"` matched (对平), `"1"` only the
-    service has it (中心多), `"2"` only the hospital has it (医药机构多), `"3"` both have it and
-    an amount, the status, the visit or the patient differs (数据不一致; `differences` names
-    each field). List the hospital's revoked bills too, with `status` `revoked`. Stored with
+    The books hold every bill settled in the period, with its status at the end of the period
+    (`revoked` when revoked in it, `settled` when revoked later or not at all), and the
+    reversal of every revoke made in the period as a record of its own: its own `setl_id`,
+    `refd_setl_flag` 1, status `revoked`, negative amounts. Every record on either side gets a
+    row with `result`: `"0"` matched (对平), `"1"` only the service has it (中心多), `"2"` only
+    the hospital has it (医药机构多), `"3"` both have it and an amount, the status, the flag,
+    the visit or the patient differs (数据不一致; `differences` names each field). Stored with
     the mismatching rows and listed under `GET /v1/reconciliations`."""
     media_type = request.headers.get("content-type", _JSON).split(";")[0].strip().lower()
     query = {

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from settlement.schemas import IsoDate, Strict, VisitId
 from shared.idnumber import IdNumber
-from shared.money import Money
+from shared.money import SignedMoney
 
 MAX_SUMMARY_DAYS = 366
 MAX_DETAIL_DAYS = 31
@@ -32,6 +32,9 @@ SetlId = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[!-~]+$"),
 ]
 BillStatus = Literal["settled", "revoked"]
+RefdSetlFlag = Literal[0, 1]
+"""National 退费结算标志: 1 on a reversal (the record of a revoke, negative amounts), 0 on a
+bill."""
 
 
 def check_period(begin: date, end: date, max_days: int) -> None:
@@ -42,20 +45,23 @@ def check_period(begin: date, end: date, max_days: int) -> None:
 
 
 class SummaryRequest(Strict):
-    """The hospital's totals for a period of settlement dates (local, both ends included).
+    """The hospital's totals for a period of settlement dates (local, both ends included): the
+    **net** totals of its books, the bills settled in the period (revoked later or not) and
+    the reversals of the revokes made in it (negative amounts); ``setl_cnt`` counts both.
 
-    ``include_revoked``: the hospital's totals include its revoked bills (they are left out
-    unless it says so). ``hospital_code``: the admin names the hospital; a hospital may leave
-    it out (or send its own)."""
+    ``include_revoked``: the hospital's totals are of the bills settled in the period only,
+    reversals left out (each bill counted as settled, whatever became of it later).
+    ``hospital_code``: the admin names the hospital; a hospital may leave it out (or send its
+    own)."""
 
     begin_date: IsoDate
     end_date: IsoDate
     hospital_code: HospitalCode | None = None
     visit_type: Literal["inpatient", "outpatient"] | None = None
     include_revoked: bool = False
-    medfee_sumamt: Money
-    fund_pay_sumamt: Money
-    psn_cash_pay: Money
+    medfee_sumamt: SignedMoney
+    fund_pay_sumamt: SignedMoney
+    psn_cash_pay: SignedMoney
     setl_cnt: int = Field(ge=0, le=MAX_SETL_CNT)
 
     @model_validator(mode="after")
@@ -80,10 +86,13 @@ class SummaryRequest(Strict):
 
 
 class Totals(BaseModel):
+    """Net totals of a period's books (a reversal's amounts are negative); ``setl_cnt``
+    counts the records, bills and reversals."""
+
     setl_cnt: int
-    medfee_sumamt: Money
-    fund_pay_sumamt: Money
-    psn_cash_pay: Money
+    medfee_sumamt: SignedMoney
+    fund_pay_sumamt: SignedMoney
+    psn_cash_pay: SignedMoney
 
 
 class Differences(BaseModel):
@@ -110,19 +119,24 @@ class SummaryResult(BaseModel):
 
 
 class HospitalBill(Strict):
-    """One bill in the hospital's books."""
+    """One record in the hospital's books: a bill (``refd_setl_flag`` 0, left out = 0), or a
+    reversal (``refd_setl_flag`` 1, status ``revoked``, its own ``setl_id``, negative amounts:
+    only a reversal's amounts may be negative)."""
 
     setl_id: SetlId
     visit_id: VisitId
     id_number: IdNumber
-    medfee_sumamt: Money
-    fund_pay_sumamt: Money
+    medfee_sumamt: SignedMoney
+    fund_pay_sumamt: SignedMoney
     status: BillStatus
+    refd_setl_flag: RefdSetlFlag = 0
 
 
 class DetailRequest(Strict):
-    """The hospital's bills of a period (settlement dates, local, both ends included): every
-    bill settled in the period, its revoked ones too (with ``status: revoked``)."""
+    """The hospital's books of a period (settlement dates, local, both ends included): every
+    bill settled in the period, with its status at the end of the period (``revoked`` when
+    revoked in the period, ``settled`` when revoked later or not at all), and the reversal of
+    every revoke made in the period as a row of its own (``refd_setl_flag`` 1)."""
 
     begin_date: IsoDate
     end_date: IsoDate
@@ -154,22 +168,28 @@ class DetailRequest(Strict):
 class Difference(BaseModel):
     """A field whose value differs; ``id_number`` values are masked."""
 
-    field: Literal["medfee_sumamt", "fund_pay_sumamt", "status", "visit_id", "id_number"]
+    field: Literal[
+        "medfee_sumamt", "fund_pay_sumamt", "status", "visit_id", "id_number", "refd_setl_flag"
+    ]
     hospital: str
     service: str
 
 
 class DetailRow(BaseModel):
-    """One bill on either side. The values are the service's when it has the bill (results 0,
-    1, 3), else the hospital's (2)."""
+    """One record (bill or reversal) on either side. The values are the service's when it has
+    the record (results 0, 1, 3), else the hospital's (2). ``status`` is the bill's at the end
+    of the period; a reversal has ``refd_setl_flag`` 1, negative amounts and (the service's
+    side) ``init_setl_id``, the bill it reverses."""
 
     setl_id: str
     result: ResultCode
     visit_id: str | None
     status: BillStatus | None
-    medfee_sumamt: Money | None
-    fund_pay_sumamt: Money | None
+    medfee_sumamt: SignedMoney | None
+    fund_pay_sumamt: SignedMoney | None
     differences: list[Difference]
+    refd_setl_flag: RefdSetlFlag = 0
+    init_setl_id: str | None = None
 
 
 class DetailResult(BaseModel):

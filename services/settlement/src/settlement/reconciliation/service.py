@@ -7,8 +7,12 @@ a dict by ``setl_id``; every bill on either side gets a result code. Both are st
 detail with its mismatching rows (bulk insert), so an administrator can list what did not
 match and when.
 
-The period is one of settlement dates (local, both ends included). Each bill is compared as it
-stands now: a bill settled in the period and revoked later is ``revoked``.
+The period is one of settlement dates (local, both ends included) and its books are the
+records dated in it: the bills settled in it and the reversals of the revokes made in it (a
+reversal is a record of its own: negative amounts, ``refd_setl_flag`` 1). The summary compares
+net totals, counting both kinds; the detail compares record by record, each bill with its
+status as it stood at the end of the period (a bill revoked later was still ``settled``).
+So a reconciliation of a closed period gives the same answer whenever it is run.
 """
 
 from __future__ import annotations
@@ -36,11 +40,23 @@ from settlement.reconciliation.schemas import (
 )
 from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.idnumber import mask_id_number
+from shared.money import signed_money_str
 
 RESULT_CODES = ("0", "1", "2", "3")
 
-Row = tuple[str, str, str | None, str | None, Decimal | None, Decimal | None, list[dict[str, str]]]
-"""(setl_id, result, visit_id, status, medfee_sumamt, fund_pay_sumamt, differences)"""
+Row = tuple[
+    str,
+    str,
+    str | None,
+    str | None,
+    Decimal | None,
+    Decimal | None,
+    list[dict[str, str]],
+    int,
+    str | None,
+]
+"""(setl_id, result, visit_id, status, medfee_sumamt, fund_pay_sumamt, differences,
+refd_setl_flag, init_setl_id)"""
 
 
 async def target_hospital(
@@ -62,7 +78,7 @@ async def target_hospital(
 
 
 def _signed(value: Decimal) -> str:
-    return f"{value:.2f}"
+    return signed_money_str(value)
 
 
 async def reconcile_summary(
@@ -166,22 +182,23 @@ def _compare(
     medfee: Decimal,
     fund: Decimal,
     status: str,
+    refd: int,
 ) -> list[dict[str, str]]:
     differences: list[dict[str, str]] = []
     if book.medfee_sumamt != medfee:
         differences.append(
             {
                 "field": "medfee_sumamt",
-                "hospital": f"{book.medfee_sumamt:.2f}",
-                "service": f"{medfee:.2f}",
+                "hospital": signed_money_str(book.medfee_sumamt),
+                "service": signed_money_str(medfee),
             }
         )
     if book.fund_pay_sumamt != fund:
         differences.append(
             {
                 "field": "fund_pay_sumamt",
-                "hospital": f"{book.fund_pay_sumamt:.2f}",
-                "service": f"{fund:.2f}",
+                "hospital": signed_money_str(book.fund_pay_sumamt),
+                "service": signed_money_str(fund),
             }
         )
     if book.status != status:
@@ -195,6 +212,10 @@ def _compare(
                 "hospital": mask_id_number(book.id_number),
                 "service": mask_id_number(id_number),
             }
+        )
+    if book.refd_setl_flag != refd:
+        differences.append(
+            {"field": "refd_setl_flag", "hospital": str(book.refd_setl_flag), "service": str(refd)}
         )
     return differences
 
@@ -221,7 +242,7 @@ async def reconcile_detail(
         async for batch in repository.stream_bills(conn, hospital.id, begin, end):
             service_count += len(batch)
             differences: list[dict[str, str]]
-            for setl_id, visit_id, id_number, medfee, fund, status in batch:
+            for setl_id, visit_id, id_number, medfee, fund, status, refd, init in batch:
                 book = pop(setl_id, None)
                 if book is None:
                     result, differences = "1", []
@@ -231,12 +252,13 @@ async def reconcile_detail(
                     and book.status == status
                     and book.visit_id == visit_id
                     and book.id_number == id_number
+                    and book.refd_setl_flag == refd
                 ):
                     result, differences = "0", []
                 else:
-                    differences = _compare(book, visit_id, id_number, medfee, fund, status)
+                    differences = _compare(book, visit_id, id_number, medfee, fund, status, refd)
                     result = "3"
-                append((setl_id, result, visit_id, status, medfee, fund, differences))
+                append((setl_id, result, visit_id, status, medfee, fund, differences, refd, init))
                 counts[result] += 1
     for book in books.values():
         append(
@@ -248,6 +270,8 @@ async def reconcile_detail(
                 book.medfee_sumamt,
                 book.fund_pay_sumamt,
                 [],
+                book.refd_setl_flag,
+                None,
             )
         )
     counts["2"] += len(books)
@@ -297,6 +321,8 @@ async def reconcile_detail(
                     "medfee_sumamt": r[4],
                     "fund_pay_sumamt": r[5],
                     "differences": dump_json(r[6]),
+                    "refd_setl_flag": r[7],
+                    "init_setl_id": r[8],
                 }
                 for seq, r in enumerate(mismatches, start=1)
             ],
@@ -305,7 +331,9 @@ async def reconcile_detail(
 
 
 def _money(value: Decimal | None) -> str | None:
-    # Every amount here is already on the fen (exponent -2), so str() gives "12.30".
+    # Every amount here is already on the fen (exponent -2), so str() gives "12.30"; a
+    # reversal's "-12.30" (never "-0.00": the databases have no negative zero, and the
+    # hospital's zeros are parsed as zero).
     return None if value is None else str(value)
 
 
@@ -318,6 +346,8 @@ def row_json(row: Row) -> dict[str, Any]:
         "medfee_sumamt": _money(row[4]),
         "fund_pay_sumamt": _money(row[5]),
         "differences": row[6],
+        "refd_setl_flag": row[7],
+        "init_setl_id": row[8],
     }
 
 
@@ -398,6 +428,8 @@ async def get_reconciliation(
                         r.medfee_sumamt,
                         r.fund_pay_sumamt,
                         json.loads(r.differences),
+                        r.refd_setl_flag,
+                        r.init_setl_id,
                     )
                 )
                 for r in stored

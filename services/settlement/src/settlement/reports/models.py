@@ -21,9 +21,11 @@ REPORT_COLUMNS = (
     "oth_pay",
     "fund_pay_sumamt",
     "psn_cash_pay",
+    "refd_setl_flag",
 )
 """Carried in the report index on PostgreSQL (``INCLUDE``), so a year's report is an
-index-only scan that never reads the wide bill rows (items, trace)."""
+index-only scan that never reads the wide bill rows (items, trace). ``refd_setl_flag`` since
+migration 0003 (the reversals of the period are counted apart)."""
 
 bills_status_date = Index(
     "ix_bills_status_date",

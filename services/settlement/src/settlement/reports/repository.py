@@ -1,5 +1,6 @@
-"""SQL aggregation for the fund report: GROUP BY over the settled bills of a period, served
-by the ``(status, setl_date)`` index (an index-only scan on PostgreSQL)."""
+"""SQL aggregation for the fund report: GROUP BY over the books of a period (every bill and
+every reversal dated in it), served by the ``(status, setl_date)`` index (an index-only scan
+on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import ColumnElement, func, select, text
 from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
 from settlement.reports.schemas import BILL_AMOUNTS
-from settlement.settlements.models import SETTLED, BillFundRow, BillRow
+from settlement.settlements.models import REVOKED, SETTLED, BillFundRow, BillRow
 
 bills = table_of(BillRow)
 bill_funds = table_of(BillFundRow)
@@ -28,9 +29,17 @@ async def tune_for_aggregation(conn: Conn) -> None:
         await conn.execute(text("SET LOCAL jit = off"))
 
 
-def _in_period(begin: date, end: date) -> tuple[ColumnElement[bool], ...]:
+BOOKED = (SETTLED, REVOKED)
+"""Every status a row of the books has: a bill (settled, or revoked later) and a reversal
+(``revoked``, ``refd_setl_flag`` 1). Named so the ``(status, setl_date)`` index serves."""
+
+
+def in_period(begin: date, end: date) -> tuple[ColumnElement[bool], ...]:
+    """The rows of the books dated in the period: the bills settled in it, whatever became of
+    them later, and the reversals of the revokes made in it (negative amounts). A day's rows
+    never change once the day is over."""
     return (
-        bills.c.status == SETTLED,
+        bills.c.status.in_(BOOKED),
         bills.c.setl_date >= begin,
         bills.c.setl_date <= end,
     )
@@ -40,13 +49,18 @@ def _sums() -> list[Any]:
     return [func.sum(bills.c[name]).label(name) for name in BILL_AMOUNTS]
 
 
+_REVERSALS = func.coalesce(func.sum(bills.c.refd_setl_flag), 0).label("reversal_count")
+"""How many of the rows are reversals (``refd_setl_flag`` is 0 or 1)."""
+
+
 async def by_bill_column(conn: Conn, column: str, begin: date, end: date) -> Sequence[AnyRow]:
-    """(key, bill_count, Σ amounts…) per value of a ``bills`` column (``hospital_id``,
-    ``aid_class``, ``setl_date``), ordered by it."""
+    """(key, bill_count, reversal_count, Σ amounts…) per value of a ``bills`` column
+    (``hospital_id``, ``aid_class``, ``setl_date``), ordered by it; the sums are net (the
+    reversals' amounts are negative)."""
     key = bills.c[column]
     stmt = (
-        select(key.label("key"), func.count().label("bill_count"), *_sums())
-        .where(*_in_period(begin, end))
+        select(key.label("key"), func.count().label("bill_count"), _REVERSALS, *_sums())
+        .where(*in_period(begin, end))
         .group_by(key)
         .order_by(key)
     )
@@ -54,25 +68,29 @@ async def by_bill_column(conn: Conn, column: str, begin: date, end: date) -> Seq
 
 
 async def by_fund(conn: Conn, begin: date, end: date) -> Sequence[AnyRow]:
-    """(fund code, name, bills, Σ fund_payamt) per fund, from the bills' fund rows."""
+    """(fund code, name, rows, reversals, Σ fund_payamt) per fund, from the fund rows of the
+    period's bills and reversals (net)."""
     stmt = (
         select(
             bill_funds.c.fund_pay_type.label("key"),
             func.min(bill_funds.c.fund_pay_type_name).label("name"),
             func.count().label("bill_count"),
+            _REVERSALS,
             func.sum(bill_funds.c.fund_payamt).label("fund_payamt"),
         )
         .select_from(bill_funds.join(bills, bills.c.setl_id == bill_funds.c.setl_id))
-        .where(*_in_period(begin, end))
+        .where(*in_period(begin, end))
         .group_by(bill_funds.c.fund_pay_type)
         .order_by(bill_funds.c.fund_pay_type)
     )
     return (await conn.execute(stmt)).all()
 
 
-async def bill_count(conn: Conn, begin: date, end: date) -> int:
-    stmt = select(func.count()).select_from(bills).where(*_in_period(begin, end))
-    return int((await conn.execute(stmt)).scalar_one())
+async def bill_count(conn: Conn, begin: date, end: date) -> tuple[int, int]:
+    """(rows, reversals) of the period's books."""
+    stmt = select(func.count(), _REVERSALS).select_from(bills).where(*in_period(begin, end))
+    row = (await conn.execute(stmt)).one()
+    return int(row[0]), int(row[1])
 
 
 async def hospital_names(conn: Conn) -> dict[int, tuple[str, str, str]]:

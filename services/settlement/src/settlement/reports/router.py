@@ -53,12 +53,16 @@ async def funds_report(
     group_by: Annotated[GroupBy, Query(description="How to group the bills")],
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    """Amounts and bill counts per group over settlement dates `from`..`to` (local, both
-    included, at most 1096 days); revoked bills are left out. Grouped by hospital, aid class,
+    """Amounts and record counts per group over settlement dates `from`..`to` (local, both
+    included, at most 1096 days). A period's records are its books: every bill settled in it
+    (revoked later or not) and the reversal of every revoke made in it (negative amounts,
+    `refd_setl_flag` 1), so a day's figures never change after the day. `bill_count` counts
+    both, `reversal_count` the reversals; amounts are net. Grouped by hospital, aid class,
     region or day: the sums of `medfee_sumamt`, `hifp_pay`, `hifmi_pay`, `maf_pay`, `oth_pay`,
     `fund_pay_sumamt`, `psn_cash_pay`; by fund: the sum of `fund_payamt` per fund code
-    (`setldetail`). `total` sums every bill of the period (exact to the fen). JSON, or CSV with
-    `Accept: text/csv` (UTF-8 with a byte-order mark, the total as the last row)."""
+    (`setldetail`). `total` sums every record of the period (exact to the fen). JSON, or CSV
+    with `Accept: text/csv` (UTF-8 with a byte-order mark, the total as the last row,
+    `reversal_count` as the last column)."""
     start: date = begin
     report = await service.fund_report(ctx.db, start, end, group_by)
     if wants_csv(accept):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.money import Money
+from shared.money import SignedMoney
 
 GroupBy = Literal["hospital", "fund", "aid_class", "region", "day"]
 GROUP_BYS: tuple[GroupBy, ...] = ("hospital", "fund", "aid_class", "region", "day")
@@ -29,12 +29,18 @@ FUND_AMOUNTS = ("fund_payamt",)
 
 class ReportRow(BaseModel):
     """One group: ``key`` is the hospital code, fund code (``fund_pay_type``), aid class,
-    region code or day; ``name`` a readable label."""
+    region code or day; ``name`` a readable label. The group's records of the books: the bills
+    settled in the period and the reversals of the revokes made in it (``bill_count`` counts
+    both, ``reversal_count`` the reversals); ``amounts`` are net (a reversal's are negative,
+    so a day with only reversals is negative)."""
 
     key: str
     name: str
     bill_count: int
-    amounts: dict[str, Money]
+    amounts: dict[str, SignedMoney]
+    reversal_count: int = Field(
+        default=0, description="Of `bill_count`, the reversals (`refd_setl_flag` 1)"
+    )
 
 
 class FundReport(BaseModel):
@@ -46,6 +52,6 @@ class FundReport(BaseModel):
     columns: list[str] = Field(description="The keys of `amounts`, in order")
     rows: list[ReportRow]
     total: ReportRow = Field(
-        description="Sums over every bill of the period (group_by=fund: `bill_count` is the "
-        "number of bills, each counted once)"
+        description="Sums over every record of the period, bills and reversals (group_by=fund: "
+        "`bill_count` is the number of records, each counted once)"
     )

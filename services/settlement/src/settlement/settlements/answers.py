@@ -10,7 +10,7 @@ from typing import Any
 from settlement.engine import SETLINFO_FIELDS
 from settlement.schemas import PatientOut
 from settlement.settlements.models import FUND_FIELDS
-from settlement.settlements.schemas import BillOut, FundRowOut
+from settlement.settlements.schemas import BillOut, FundRowOut, ReversalOut
 from shared.idnumber import mask_id_number
 from shared.money import FEN, MAX_AMOUNT, ZERO, parse_money
 
@@ -43,9 +43,22 @@ def fund_row_out(row: Any) -> FundRowOut:
 # ``_amount``, so validating the ≈ 40 fields again would only cost time.
 
 
-def bill_out(row: Mapping[str, Any] | Any, funds: Iterable[Any], hospital_code: str) -> BillOut:
+def reversal_out(row: Any) -> ReversalOut:
+    """A stored reversal row, as the revoked bill's ``reversal``."""
+    return ReversalOut.model_construct(
+        setl_id=row.setl_id, setl_time=row.setl_time, setl_date=row.setl_date, refd_setl_flag=1
+    )
+
+
+def bill_out(
+    row: Mapping[str, Any] | Any,
+    funds: Iterable[Any],
+    hospital_code: str,
+    reversal: Any | None = None,
+) -> BillOut:
     """The answer for a bill: a stored row (attribute access) or the row a settle or preview
-    has just made (a mapping; JSON columns may still be lists)."""
+    has just made (a mapping; JSON columns may still be lists); ``reversal``: the stored
+    reversal row of a revoked bill."""
     amounts: dict[str, Any] = {}
     get = row.__getitem__ if isinstance(row, Mapping) else lambda name: getattr(row, name)
     for name in SETLINFO_FIELDS:
@@ -74,5 +87,8 @@ def bill_out(row: Mapping[str, Any] | Any, funds: Iterable[Any], hospital_code: 
         ),
         setldetail=[fund_row_out(f) for f in funds],
         trace=_json(get("trace")),
+        setl_date=get("setl_date"),
+        refd_setl_flag=0,
+        reversal=reversal_out(reversal) if reversal is not None else None,
         **amounts,
     )

@@ -123,3 +123,36 @@ BillFundRow = Table(
     *(_fund_column(name) for name in FUND_FIELDS),
 )
 """One ``setldetail`` row of a bill."""
+
+# ----------------------------------------------------------------------------- reversals
+# A revoke adds a record of its own to the books (migration 0003): a ``bills`` row dated on
+# the local day of the revoke, every ``setlinfo`` amount and fund row negated, status
+# ``revoked`` (so it never counts as the visit's settled bill), ``refd_setl_flag`` 1 (the
+# national 退费结算标志) and ``init_setl_id`` naming the bill it reverses. The bill keeps its
+# row, date and amounts; it is marked revoked (``revoked_at``, and ``revoked_on``: the local
+# date of its reversal). Every figure of a period is then the sum over the rows dated in it.
+
+REVERSAL_FLAG = 1
+"""``refd_setl_flag`` of a reversal; ordinary bills have 0."""
+
+REVERSAL_LINK = (
+    "(refd_setl_flag = 0 AND init_setl_id IS NULL) "
+    "OR (refd_setl_flag = 1 AND status = 'revoked' AND init_setl_id IS NOT NULL)"
+)
+"""A bill names no other row; a reversal is ``revoked`` and names the bill it reverses."""
+
+AMOUNT_SIGN = (
+    "(refd_setl_flag = 0 AND "
+    + " AND ".join(f"{name} >= 0" for name in SETLINFO_FIELDS)
+    + ") OR (refd_setl_flag = 1 AND "
+    + " AND ".join(f"{name} <= 0" for name in SETLINFO_FIELDS)
+    + ")"
+)
+"""No amount of a bill is negative; no amount of a reversal is positive."""
+
+BillRow.append_column(Column("refd_setl_flag", Integer, nullable=False, server_default="0"))
+BillRow.append_column(Column("init_setl_id", String(40), ForeignKey("bills.setl_id")))
+BillRow.append_column(Column("revoked_on", Date))
+BillRow.append_constraint(CheckConstraint(REVERSAL_LINK, name="reversal_link"))
+BillRow.append_constraint(CheckConstraint(AMOUNT_SIGN, name="amount_sign"))
+Index("uq_bills_init_setl_id", BillRow.c.init_setl_id, unique=True)

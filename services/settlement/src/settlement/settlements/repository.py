@@ -107,12 +107,35 @@ async def funds_of(conn: Conn, setl_ids: Sequence[str]) -> dict[str, list[AnyRow
 _MARK_REVOKED = (
     update(bills)
     .where(bills.c.setl_id == bindparam("setl"))
-    .values(status=REVOKED, revoked_at=bindparam("at"))
+    .values(status=REVOKED, revoked_at=bindparam("at"), revoked_on=bindparam("on"))
 )
 
 
-async def mark_revoked(conn: Conn, setl_id: str, at: datetime) -> None:
-    await conn.execute(_MARK_REVOKED, {"setl": setl_id, "at": at})
+async def mark_revoked(conn: Conn, setl_id: str, at: datetime, on: date) -> None:
+    """The bill is revoked at ``at``; its reversal is dated ``on`` (local)."""
+    await conn.execute(_MARK_REVOKED, {"setl": setl_id, "at": at, "on": on})
+
+
+_INSERT_REVERSAL = insert(bills)
+
+
+async def insert_reversal(
+    conn: Conn, values: dict[str, Any], funds: Sequence[dict[str, Any]]
+) -> None:
+    """A reversal row and its fund rows (the bill is locked: one reversal per bill, which
+    ``uq_bills_init_setl_id`` also holds)."""
+    await conn.execute(_INSERT_REVERSAL, values)
+    if funds:
+        await conn.execute(_INSERT_FUNDS, list(funds))
+
+
+async def reversals_of(conn: Conn, setl_ids: Sequence[str]) -> dict[str, AnyRow]:
+    """Revoked bills' reversal rows, by the bill's ``setl_id``."""
+    if not setl_ids:
+        return {}
+    stmt = select(bills).where(bills.c.init_setl_id.in_(list(setl_ids)))
+    rows = (await conn.execute(stmt)).all()
+    return {row.init_setl_id: row for row in rows}
 
 
 async def page(
@@ -124,7 +147,9 @@ async def page(
     after: str | None,
     limit: int,
 ) -> Sequence[AnyRow]:
-    stmt = select(bills).where(bills.c.hospital_id == hospital_id, bills.c.setl_date == on)
+    stmt = select(bills).where(
+        bills.c.hospital_id == hospital_id, bills.c.setl_date == on, bills.c.refd_setl_flag == 0
+    )
     if status is not None:
         stmt = stmt.where(bills.c.status == status)
     if after is not None:

@@ -250,6 +250,7 @@ _EXAMPLE_BILL: dict[str, Any] = {
     "discharged_on": "2026-03-12",
     "diagnoses": ["J18.900"],
     "setl_time": "2026-03-12T00:30:15.123456Z",
+    "setl_date": "2026-03-12",
     "revoked_at": None,
     "policy_version": "2020",
     "hospital_level": 2,
@@ -295,7 +296,20 @@ _EXAMPLE_BILL: dict[str, Any] = {
         },
     ],
     "trace": [{"step": "scope", "medfee_sumamt": "2100.00"}],
+    "refd_setl_flag": 0,
+    "reversal": None,
 }
+
+
+class ReversalOut(BaseModel):
+    """The record a revoke added to the books (冲销记录): its own ``setl_id``, time and local
+    settlement date (the day of the revoke), ``refd_setl_flag`` 1, every amount the negative
+    of the bill's. The bill keeps its own date and amounts."""
+
+    setl_id: str
+    setl_time: datetime
+    setl_date: date
+    refd_setl_flag: Literal[1] = 1
 
 
 class BillOut(BaseModel):
@@ -304,7 +318,10 @@ class BillOut(BaseModel):
 
     Invariants, to the fen: ``medfee_sumamt = fund_pay_sumamt + psn_cash_pay``;
     ``fund_pay_sumamt = Σ setldetail.fund_payamt = hifp_pay + hifmi_pay + maf_pay + oth_pay``.
-    A preview has ``status: "preview"`` and no ``setl_id``."""
+    A preview has ``status: "preview"`` and no ``setl_id``. ``setl_date`` is the local date the
+    bill is booked on; ``refd_setl_flag`` (national 退费结算标志) is 0 on a bill. A revoked bill
+    carries its ``reversal``: the record, dated on the day of the revoke, that takes the bill
+    back out of the books."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_BILL]})
 
@@ -335,6 +352,9 @@ class BillOut(BaseModel):
     psn_cash_pay: Money
     setldetail: list[FundRowOut]
     trace: list[dict[str, str]]
+    setl_date: date | None = None
+    refd_setl_flag: Literal[0] = 0
+    reversal: ReversalOut | None = None
 
 
 class BillPage(BaseModel):
@@ -351,6 +371,7 @@ __all__ = [
     "FeeItemIn",
     "FundRowOut",
     "Name",
+    "ReversalOut",
     "RevokeRequest",
     "SettleRequest",
     "VisitIn",

@@ -45,9 +45,11 @@ from settlement.registry_client import RegistryUnavailable
 from settlement.settlements import repository
 from settlement.settlements.answers import bill_out
 from settlement.settlements.models import REVOKED, SETTLED
+from settlement.settlements.reversal import new_reversal_id, reversal_funds, reversal_row
 from settlement.settlements.schemas import BillOut, FeeItemIn, SettleRequest, check_total
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.idnumber import mask_id_number
+from shared.money import ZERO
 from shared.observability import record_revoke, record_settlement
 
 _ITEMS_JSON = TypeAdapter(list[FeeItemIn])
@@ -486,11 +488,20 @@ class SettlementService:
     # ------------------------------------------------------------------ queries
 
     async def _load(self, conn: Conn, setl_id: str, hospital: HospitalRef) -> StoredBill:
+        """A bill of the hospital with its fund rows and, when revoked, its reversal. A
+        reversal's ``setl_id`` names the bill it reverses."""
         row = await repository.get(conn, setl_id, hospital.id)
         if row is None:
             raise NotFound(f"No bill {setl_id} at this hospital.")
-        funds = await repository.funds_of(conn, [setl_id])
-        return StoredBill(bill_out(row, funds[setl_id], hospital.code), row.items, hospital)
+        reversal = None
+        if row.refd_setl_flag:
+            reversal, row = row, await repository.get(conn, row.init_setl_id, hospital.id)
+            assert row is not None  # the reference is a foreign key
+        elif row.status == REVOKED:
+            reversal = (await repository.reversals_of(conn, [row.setl_id])).get(row.setl_id)
+        funds = await repository.funds_of(conn, [row.setl_id])
+        answer = bill_out(row, funds[row.setl_id], hospital.code, reversal)
+        return StoredBill(answer, row.items, hospital)
 
     async def stored(self, hospital: HospitalRef, setl_id: str) -> StoredBill:
         """A bill of the hospital (5203) with its fee lines; another hospital's is a 404."""
@@ -528,7 +539,12 @@ class SettlementService:
             more = len(rows) > limit
             rows = rows[:limit]
             funds = await repository.funds_of(conn, [r.setl_id for r in rows])
-        items = [bill_out(r, funds[r.setl_id], hospital.code) for r in rows]
+            reversals = await repository.reversals_of(
+                conn, [r.setl_id for r in rows if r.status == REVOKED]
+            )
+        items = [
+            bill_out(r, funds[r.setl_id], hospital.code, reversals.get(r.setl_id)) for r in rows
+        ]
         return items, (rows[-1].setl_id if more and rows else None)
 
     # ------------------------------------------------------------------ revoke
@@ -536,9 +552,11 @@ class SettlementService:
     async def revoke(
         self, hospital: HospitalRef, setl_id: str, *, reason: str | None, request_id: str | None
     ) -> BillOut:
-        """Revoke (2208 / 2305): mark the bill revoked, take its amounts back out of the
-        running totals and give back what it drew from grants, in one transaction. Revoking a
-        revoked bill changes nothing."""
+        """Revoke (2208 / 2305): mark the bill revoked, book its reversal on today's local
+        date (every amount negated, ``refd_setl_flag`` 1), take its amounts back out of the
+        running totals and give back what it drew from grants, in one transaction. The bill
+        keeps its date and amounts, so a closed day never changes. Revoking a revoked bill
+        (or naming its reversal) changes nothing and answers the same."""
         newly_revoked = False
         async with self.db.write() as conn:
             head = await repository.get(conn, setl_id, hospital.id)
@@ -577,7 +595,18 @@ class SettlementService:
         reason: str | None,
         request_id: str | None,
     ) -> None:
-        await repository.mark_revoked(conn, row.setl_id, utcnow())
+        now = utcnow()
+        day = now.astimezone(self.local_tz).date()
+        reversal_id = new_reversal_id(now)
+        await repository.mark_revoked(conn, row.setl_id, now, day)
+        funds = (await repository.funds_of(conn, [row.setl_id]))[row.setl_id]
+        await repository.insert_reversal(
+            conn,
+            reversal_row(
+                row, setl_id=reversal_id, now=now, day=day, reason=reason, request_id=request_id
+            ),
+            reversal_funds(row.setl_id, reversal_id, funds),
+        )
         await fee_details.reopen(conn, row.setl_id)
         returned = await grants.give_back(conn, row.setl_id)
         totals = apply_deltas(inputs.totals, load_totals(row.deltas), -1)
@@ -593,6 +622,11 @@ class SettlementService:
                     "visit_id": row.visit_id,
                     "reason": reason,
                     "grants": [[gid, amount] for gid, amount in returned],
+                    "reversal": reversal_id,
+                    "setl_date": day,
+                    "medfee_sumamt": ZERO - row.medfee_sumamt,
+                    "fund_pay_sumamt": ZERO - row.fund_pay_sumamt,
+                    "psn_cash_pay": ZERO - row.psn_cash_pay,
                 },
             ),
         )

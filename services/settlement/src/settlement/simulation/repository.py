@@ -1,4 +1,5 @@
-"""The bills a simulation re-runs, streamed in settle order, person-year by person-year."""
+"""The records a simulation re-runs (bills and reversals), streamed in the order they were
+made, person-year by person-year."""
 
 from __future__ import annotations
 
@@ -8,21 +9,23 @@ from datetime import date
 from sqlalchemy import and_, exists, select
 
 from settlement.database import AnyRow, Conn, table_of
-from settlement.settlements.models import SETTLED, BillRow
+from settlement.reports.repository import BOOKED
+from settlement.settlements.models import BillRow
 
 bills = table_of(BillRow)
 BATCH = 2000
 
 
 async def stream_replay(conn: Conn, begin: date, end: date) -> AsyncIterator[Sequence[AnyRow]]:
-    """Every settled bill of a person-year that has a settled bill in the period, settled up
-    to the period's end, ordered by person, year and settle time."""
+    """Every record (bill or reversal) of a person-year that has a record in the period, made
+    up to the period's end, ordered by person, year and time: the bills and revokes as they
+    happened, so each record is re-run on the running totals it met."""
     in_period = bills.alias("in_period")
     touched = exists().where(
         and_(
             in_period.c.id_number == bills.c.id_number,
             in_period.c.acc_year == bills.c.acc_year,
-            in_period.c.status == SETTLED,
+            in_period.c.status.in_(BOOKED),
             in_period.c.setl_date >= begin,
             in_period.c.setl_date <= end,
         )
@@ -41,8 +44,10 @@ async def stream_replay(conn: Conn, begin: date, end: date) -> AsyncIterator[Seq
             bills.c.policy_version,
             bills.c.fund_pay_sumamt,
             bills.c.psn_cash_pay,
+            bills.c.refd_setl_flag,
+            bills.c.init_setl_id,
         )
-        .where(bills.c.status == SETTLED, bills.c.setl_date <= end, touched)
+        .where(bills.c.status.in_(BOOKED), bills.c.setl_date <= end, touched)
         .order_by(bills.c.id_number, bills.c.acc_year, bills.c.setl_time, bills.c.setl_id)
     )
     async for batch in conn.stream(stmt, batch=BATCH):

@@ -8,15 +8,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from settlement.schemas import IsoDate, Strict
-from shared.money import Money
+from shared.money import SignedMoney
 
 MAX_SIMULATION_DAYS = 366
 MAX_POLICY_CHARS = 200_000
 
 START_RULE = (
-    "Running totals start from zero at the start of each person's year; the person's settled "
-    "bills of that year before the period are re-run under the candidate too, so the period "
-    "starts from the totals the candidate would have produced."
+    "Running totals start from zero at the start of each person's year; the person's bills "
+    "and reversals of that year before the period are re-run under the candidate too, in the "
+    "order they were made, so the period starts from the totals the candidate would have "
+    "produced."
 )
 
 
@@ -44,11 +45,12 @@ class SimulateRequest(Strict):
 
 
 class Comparison(BaseModel):
-    """An amount under the policy in force (the stored bills) and under the candidate;
-    ``difference`` = candidate − in force (signed, two decimals)."""
+    """An amount under the policy in force (the stored records) and under the candidate, net
+    of the period's reversals; ``difference`` = candidate − in force (signed, two
+    decimals)."""
 
-    in_force: Money
-    candidate: Money
+    in_force: SignedMoney
+    candidate: SignedMoney
     difference: str
 
 
@@ -64,10 +66,14 @@ class SimulationResult(BaseModel):
     to: date
     candidate_version: str
     policies_in_force: list[str] = Field(description="Policy versions the stored bills used")
-    bills: int = Field(description="Settled bills of the period")
+    bills: int = Field(
+        description="Records of the period: the bills settled in it and the reversals of the "
+        "revokes made in it"
+    )
+    reversals: int = Field(default=0, description="Of `bills`, the reversals")
     replayed_bills: int = Field(
-        description="Bills re-run: those of the period and, for their patients, the year's "
-        "earlier bills"
+        description="Records re-run: those of the period and, for their patients, the year's "
+        "earlier records"
     )
     patients: int
     funds: list[FundComparison]

@@ -1,13 +1,15 @@
-"""Policy what-if (政策测算): re-run the settled bills of a period under a candidate policy.
+"""Policy what-if (政策测算): re-run the books of a period under a candidate policy.
 
-Each patient's bills are re-run in settle order with the engine, from the stored fee items,
-visit type and hospital level; the aid class comes from the stored registry categories through
-the candidate's ``[aid_classes]`` map (the same class as stored unless the candidate changes
-the map), and a temporary-assistance grant pays at most what it paid on the stored bill.
-Running totals start from zero at the start of each person's year, and the person's earlier
-bills of that year are re-run too (only bills inside the period are counted), so the period
-starts from the totals the candidate would have produced. "In force" is what the stored bills
-paid. Nothing is stored.
+Each patient's records are re-run in the order they were made: a bill with the engine, from
+the stored fee items, visit type and hospital level (the aid class comes from the stored
+registry categories through the candidate's ``[aid_classes]`` map, the same class as stored
+unless the candidate changes the map; a temporary-assistance grant pays at most what it paid
+on the stored bill); a reversal takes the candidate's bill back out of the running totals, as
+the revoke did, and books the negative of what the candidate paid on it. Running totals start
+from zero at the start of each person's year, and the person's earlier records of that year
+are re-run too (only records inside the period are counted), so the period starts from the
+totals the candidate would have produced. "In force" is what the stored records paid (net),
+so a period's figures, like its books, never change once it is over. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, cast
 from settlement.database import AnyRow, Database
 from settlement.engine import (
     TEMPORARY_ASSISTANCE_KEY,
+    Bill,
     BillInputError,
     FeeItem,
     Policy,
@@ -41,6 +44,7 @@ from settlement.simulation.schemas import (
     SimulationResult,
 )
 from shared.errors import Unprocessable
+from shared.money import signed_money_str
 
 ZERO = Decimal("0.00")
 
@@ -95,6 +99,37 @@ class Replay:
     fund_sum: tuple[Decimal, Decimal] = (ZERO, ZERO)
     cash_sum: tuple[Decimal, Decimal] = (ZERO, ZERO)
     cash_by_patient: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    reversals: int = 0
+    made: dict[str, Bill] = field(default_factory=dict)
+    """The candidate's bills of the current person-year, by ``setl_id`` (for their reversals)."""
+
+    def _count(self, row: AnyRow, bill: Bill, reversal: bool) -> None:
+        """A record of the period: the stored amounts beside the candidate's (negated for a
+        reversal)."""
+
+        def signed(amount: Decimal) -> Decimal:
+            return ZERO - amount if reversal else amount
+
+        self.bills += 1
+        self.reversals += int(reversal)
+        self.versions.add(row.policy_version)
+        for detail in bill.setldetail:
+            code = detail.fund_pay_type
+            self.paid[code] = self.paid.get(code, ZERO) + signed(detail.fund_payamt)
+            self.names.setdefault(code, detail.fund_pay_type_name)
+        self.fund_sum = (
+            self.fund_sum[0] + row.fund_pay_sumamt,
+            self.fund_sum[1] + signed(bill.fund_pay_sumamt),
+        )
+        self.cash_sum = (
+            self.cash_sum[0] + row.psn_cash_pay,
+            self.cash_sum[1] + signed(bill.psn_cash_pay),
+        )
+        before, after = self.cash_by_patient.get(row.id_number, (ZERO, ZERO))
+        self.cash_by_patient[row.id_number] = (
+            before + row.psn_cash_pay,
+            after + signed(bill.psn_cash_pay),
+        )
 
     def feed(self, rows: Sequence[AnyRow]) -> None:
         candidate = self.candidate
@@ -103,6 +138,18 @@ class Replay:
             if person != self.person:
                 self.person = person
                 self.totals = {}
+                self.made = {}
+            if row.refd_setl_flag:
+                # The bill is earlier in the same person-year's stream (settled before it was
+                # revoked); the revoke took its deltas back out of the running totals.
+                reversed_bill = self.made.pop(row.init_setl_id, None)
+                if reversed_bill is None:  # pragma: no cover - a reversal names a stored bill
+                    continue
+                self.totals = apply_deltas(self.totals, reversed_bill.deltas, -1)
+                self.replayed += 1
+                if row.setl_date >= self.begin:
+                    self._count(row, reversed_bill, reversal=True)
+                continue
             deltas = json.loads(row.deltas)
             grant = Decimal(str(deltas.get(TEMPORARY_ASSISTANCE_KEY, "0")))
             try:
@@ -122,35 +169,17 @@ class Replay:
                     errors=[{"field": field_name, "message": f"bill {row.setl_id}: {exc}"}],
                 ) from None
             self.totals = apply_deltas(self.totals, bill.deltas)
+            self.made[row.setl_id] = bill
             self.replayed += 1
-            if row.setl_date < self.begin:
-                continue
-            self.bills += 1
-            self.versions.add(row.policy_version)
-            for detail in bill.setldetail:
-                code = detail.fund_pay_type
-                self.paid[code] = self.paid.get(code, ZERO) + detail.fund_payamt
-                self.names.setdefault(code, detail.fund_pay_type_name)
-            self.fund_sum = (
-                self.fund_sum[0] + row.fund_pay_sumamt,
-                self.fund_sum[1] + bill.fund_pay_sumamt,
-            )
-            self.cash_sum = (
-                self.cash_sum[0] + row.psn_cash_pay,
-                self.cash_sum[1] + bill.psn_cash_pay,
-            )
-            before, after = self.cash_by_patient.get(row.id_number, (ZERO, ZERO))
-            self.cash_by_patient[row.id_number] = (
-                before + row.psn_cash_pay,
-                after + bill.psn_cash_pay,
-            )
+            if row.setl_date >= self.begin:
+                self._count(row, bill, reversal=False)
 
 
 def _comparison(in_force: Decimal, candidate: Decimal) -> dict[str, Any]:
     return {
         "in_force": in_force,
         "candidate": candidate,
-        "difference": f"{candidate - in_force:.2f}",
+        "difference": signed_money_str(candidate - in_force),
     }
 
 
@@ -187,6 +216,7 @@ async def simulate(db: Database, policy_text: str, begin: date, end: date) -> Si
         candidate_version=candidate.version,
         policies_in_force=sorted(replay.versions),
         bills=replay.bills,
+        reversals=replay.reversals,
         replayed_bills=replay.replayed,
         patients=len(replay.cash_by_patient),
         funds=funds,

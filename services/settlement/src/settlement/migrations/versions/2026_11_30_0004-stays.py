@@ -2,7 +2,7 @@
 uploaded in batches.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-30
 """
 
@@ -15,7 +15,7 @@ MONEY = sa.Numeric(14, 2).with_variant(sa.BigInteger(), "sqlite")
 TIMESTAMP = sa.DateTime(timezone=True)
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -23,10 +23,10 @@ SETTLED_FINAL = "status = 'settled' AND NOT interim"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("bills") as batch:
-        batch.add_column(
-            sa.Column("interim", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # A plain ADD COLUMN (no table rebuild on SQLite, where bills has rows referring to it).
+    op.add_column(
+        "bills", sa.Column("interim", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     op.drop_index("uq_bills_settled_visit", table_name="bills")
     op.create_index(
         "uq_bills_settled_visit",
@@ -79,5 +79,4 @@ def downgrade() -> None:
         postgresql_where=sa.text("status = 'settled'"),
         sqlite_where=sa.text("status = 'settled'"),
     )
-    with op.batch_alter_table("bills") as batch:
-        batch.drop_column("interim")
+    op.drop_column("bills", "interim")
