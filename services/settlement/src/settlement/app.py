@@ -19,6 +19,7 @@ from settlement.grants.router import router as grants_router
 from settlement.hospitals.router import router as hospitals_router
 from settlement.hospitals.service import HospitalAuth
 from settlement.reconciliation.router import router as reconciliation_router
+from settlement.regions.router import router as regions_router
 from settlement.registry_client import RegistryClient
 from settlement.registry_client.transport import KeepAliveTransport
 from settlement.reports.router import router as reports_router
@@ -137,6 +138,7 @@ def create_app(
         grants_router,
         reconciliation_router,
         reports_router,
+        regions_router,
         simulation_router,
         admin_router,
     ):

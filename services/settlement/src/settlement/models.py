@@ -7,6 +7,7 @@ from settlement.database import metadata
 from settlement.grants.models import Grant, GrantUse
 from settlement.hospitals.models import Hospital
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
+from settlement.regions.models import Region
 from settlement.reports.models import bills_status_date
 from settlement.settlements.models import BillFundRow, BillRow
 
@@ -21,6 +22,7 @@ __all__ = [
     "Hospital",
     "Reconciliation",
     "ReconciliationRow",
+    "Region",
     "bills_status_date",
     "metadata",
 ]

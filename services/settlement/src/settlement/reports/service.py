@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from settlement.database import AnyRow, Database
 from settlement.receipts.service import AID_CLASS_LABELS
+from settlement.regions import repository as regions_repository
 from settlement.reports import repository
 from settlement.reports.schemas import (
     BILL_AMOUNTS,
@@ -74,9 +75,10 @@ async def fund_report(db: Database, begin: date, end: date, group_by: GroupBy) -
                     for c in columns:
                         sums[c] += getattr(r, c) or ZERO
                     regions[region] = (n + r.bill_count, sums)
+                region_names = await regions_repository.names(conn)
                 for region in sorted(regions):
                     n, sums = regions[region]
-                    rows.append(_row(region, region, n, sums))
+                    rows.append(_row(region, region_names.get(region, region), n, sums))
             count = sum(r.bill_count for r in rows)
         else:
             column = "aid_class" if group_by == "aid_class" else "setl_date"
