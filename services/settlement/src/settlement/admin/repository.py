@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from settlement.database import AnyRow, table_of
 from settlement.hospitals.models import Hospital
-from settlement.settlements.models import BillRow
+from settlement.settlements.models import SETTLED, BillRow
 
 bills = table_of(BillRow)
 hospitals = table_of(Hospital)
@@ -44,29 +45,64 @@ def search_conditions(query: str) -> list[ColumnElement[bool]]:
     return conditions
 
 
+_LISTED = (
+    bills.c.setl_id,
+    bills.c.visit_id,
+    bills.c.visit_type,
+    bills.c.id_number,
+    bills.c.patient_name,
+    bills.c.status,
+    bills.c.setl_date,
+    bills.c.aid_class,
+    bills.c.medfee_sumamt,
+    bills.c.fund_pay_sumamt,
+    bills.c.psn_cash_pay,
+    hospitals.c.code.label("hospital_code"),
+    hospitals.c.name.label("hospital_name"),
+)
+"""The columns of a bill in the page's lists."""
+
+
 async def search_bills(conn: AsyncConnection, query: str, limit: int = 50) -> Sequence[AnyRow]:
     q = query.strip()
     if not q or len(q) > MAX_QUERY:
         return []
     stmt = (
-        select(
-            bills.c.setl_id,
-            bills.c.visit_id,
-            bills.c.visit_type,
-            bills.c.id_number,
-            bills.c.patient_name,
-            bills.c.status,
-            bills.c.setl_date,
-            bills.c.aid_class,
-            bills.c.medfee_sumamt,
-            bills.c.fund_pay_sumamt,
-            bills.c.psn_cash_pay,
-            hospitals.c.code.label("hospital_code"),
-            hospitals.c.name.label("hospital_name"),
-        )
+        select(*_LISTED)
         .join(hospitals, hospitals.c.id == bills.c.hospital_id)
         .where(or_(*search_conditions(q)))
         .order_by(bills.c.setl_time.desc())
+        .limit(limit)
+    )
+    return (await conn.execute(stmt)).all()
+
+
+async def bills_of_period(
+    conn: AsyncConnection,
+    hospital_code: str,
+    begin: date,
+    end: date,
+    *,
+    visit_type: str | None,
+    include_revoked: bool,
+    limit: int,
+) -> Sequence[AnyRow]:
+    """A hospital's bills settled in a period (what a summary reconciliation counted), in
+    settle order."""
+    conditions: list[ColumnElement[bool]] = [
+        hospitals.c.code == hospital_code,
+        bills.c.setl_date >= begin,
+        bills.c.setl_date <= end,
+    ]
+    if visit_type is not None:
+        conditions.append(bills.c.visit_type == visit_type)
+    if not include_revoked:
+        conditions.append(bills.c.status == SETTLED)
+    stmt = (
+        select(*_LISTED)
+        .join(hospitals, hospitals.c.id == bills.c.hospital_id)
+        .where(*conditions)
+        .order_by(bills.c.setl_time, bills.c.setl_id)
         .limit(limit)
     )
     return (await conn.execute(stmt)).all()

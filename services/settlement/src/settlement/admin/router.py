@@ -16,11 +16,12 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import ClientDisconnect
 
-from settlement.admin import repository, service
+from settlement.admin import labels, repository, service
 from settlement.deps import ContextDep
 from settlement.hospitals.repository import by_id as hospital_by_id
 from settlement.receipts.service import render_receipt
@@ -28,7 +29,7 @@ from settlement.reports.schemas import GROUP_BYS
 from settlement.reports.service import fund_report, report_csv
 from settlement.settlements import repository as bills_repository
 from settlement.settlements.service import bill_from_row, local_today
-from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
+from shared.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import money_str
 from shared.security import bearer_token, secrets_equal
@@ -60,6 +61,7 @@ def _templates() -> Environment:
     )
     env.filters["money"] = lambda v: money_str(v if isinstance(v, Decimal) else Decimal(v))
     env.filters["mask"] = mask_id_number
+    env.globals.update(labels.GLOBALS)
     return env
 
 
@@ -120,7 +122,7 @@ async def login(request: Request, ctx: ContextDep) -> Response:
     token = (form.get("token") or [""])[0].strip()
     admin_token = ctx.settings.admin_token
     if not token or not admin_token or not secrets_equal(token, admin_token):
-        return _login_page("That is not the admin token.", 401)
+        return _login_page("令牌不正确（That is not the admin token.）", 401)
     response = RedirectResponse("/admin", status_code=303, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         service.COOKIE_NAME,
@@ -155,9 +157,15 @@ def _period(ctx: Any, begin: str | None, end: str | None) -> tuple[date, date, s
         last = date.fromisoformat(end) if end else today
         first = date.fromisoformat(begin) if begin else last - timedelta(days=DEFAULT_DAYS - 1)
     except ValueError:
-        return today - timedelta(days=DEFAULT_DAYS - 1), today, "Dates are written YYYY-MM-DD."
+        default = today - timedelta(days=DEFAULT_DAYS - 1)
+        return default, today, "日期格式为 YYYY-MM-DD，已显示最近 30 天。"
     if first > last or (last - first).days >= 1096:
-        return today - timedelta(days=DEFAULT_DAYS - 1), today, "That period is not valid."
+        default = today - timedelta(days=DEFAULT_DAYS - 1)
+        return (
+            default,
+            today,
+            "期间无效（起始日期须不晚于截止日期，且不超过 1096 天），已显示最近 30 天。",
+        )
     return first, last, None
 
 
@@ -188,6 +196,28 @@ async def admin_page(
     )
 
 
+@router.get("/reconciliations/{reconciliation_id}", response_class=HTMLResponse)
+async def admin_reconciliation(
+    reconciliation_id: Annotated[int, FastApiPath(ge=1, le=2**31 - 1)],
+    request: Request,
+    ctx: ContextDep,
+) -> Response:
+    """One reconciliation with its bills: the mismatching ones of a detail reconciliation,
+    each linked to its receipt where the service has it; the period's bills for a summary."""
+    if not _signed_in(request, ctx.settings.admin_token):
+        return _to_login()
+    try:
+        view = await service.reconciliation_view(ctx.db, reconciliation_id)
+    except NotFound:
+        return _html("not_found.html", 404, what=f"对账记录 {reconciliation_id}")
+    tz = ctx.settings.local_tz
+    return _html(
+        "reconciliation.html",
+        v=view,
+        local_time=lambda moment: moment.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
 @router.get("/bills/{setl_id}/receipt", response_class=HTMLResponse)
 async def admin_receipt(setl_id: str, request: Request, ctx: ContextDep) -> Response:
     """Any hospital's bill, printed with the settlement service's receipt."""
@@ -197,7 +227,7 @@ async def admin_receipt(setl_id: str, request: Request, ctx: ContextDep) -> Resp
         row = await repository.bill_any_hospital(conn, setl_id[:64])
         hospital = await hospital_by_id(conn, row.hospital_id) if row is not None else None
         if row is None or hospital is None:
-            return _html("not_found.html", 404, setl_id=setl_id[:64])
+            return _html("not_found.html", 404, what=f"结算单 {setl_id[:64]}")
         funds = await bills_repository.funds_of(conn, [row.setl_id])
     bill = bill_from_row(row, funds[row.setl_id], hospital.code)
     html = render_receipt(bill, hospital, row.items, ctx.settings.local_tz)

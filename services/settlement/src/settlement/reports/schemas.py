@@ -29,7 +29,8 @@ FUND_AMOUNTS = ("fund_payamt",)
 
 class ReportRow(BaseModel):
     """One group: ``key`` is the hospital code, fund code (``fund_pay_type``), aid class,
-    region code or day; ``name`` a readable label."""
+    region code or day; ``name`` a readable label (a region's name from ``/v1/regions``, or
+    its code where none is known)."""
 
     key: str
     name: str
