@@ -24,6 +24,7 @@ from tests.conftest import DatabaseFactory
 from tests.support.browser import (
     DevTools,
     chromium,
+    chromium_path,
     pdf_page_text,
     pdf_pages,
     poppler,
@@ -53,6 +54,9 @@ class Receipts:
 
 @pytest.fixture(scope="module")
 def receipts(database_factory: DatabaseFactory) -> Iterator[Receipts]:
+    chromium_path()  # skip (or fail under REQUIRE_BROWSER=1) before setting anything up
+    poppler("pdfinfo")
+    poppler("pdftotext")
     url = database_factory("sqlite", "receipt_print")
     migrate(url)
     registry = FakeRegistry()
@@ -102,8 +106,6 @@ def receipts(database_factory: DatabaseFactory) -> Iterator[Receipts]:
 @pytest.fixture(scope="module")
 def printed(receipts: Receipts, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Printed]:
     """Each bill's receipt printed to PDF by Chromium."""
-    poppler("pdfinfo")
-    poppler("pdftotext")
     folder = tmp_path_factory.mktemp("receipts")
     out: dict[int, Printed] = {}
     with chromium(folder / "profile") as browser:
