@@ -18,7 +18,14 @@ import httpx
 import pytest
 
 from settlement.app import create_app
-from tests.admin.conftest import ADMIN_TOKEN, FakeRegistry, migrate, new_id_number, settings_for
+from tests.admin.conftest import (
+    ADMIN_TOKEN,
+    FakeRegistry,
+    local_day,
+    migrate,
+    new_id_number,
+    settings_for,
+)
 from tests.conftest import DatabaseFactory
 from tests.support.browser import DevTools, chromium, serve_in_thread
 from tests.support.data import inpatient_items
@@ -150,6 +157,7 @@ CJK = r"[\u3400-\u9fff]"
 @dataclass
 class Pages:
     month_search: str  # a year's period (per-month chart) with a search that finds many bills
+    last_month: str  # the chart's last month (the settlement date's)
     days: str  # the default period (per-day chart)
     detail: str  # a mismatching detail reconciliation
     summary: str  # a mismatching summary reconciliation
@@ -217,15 +225,16 @@ def busy_pages(live_server: LiveServer) -> Pages:
         books[0]["medfee_sumamt"] = "1.00"  # 3 数据不一致
         books.append({**books[-1], "setl_id": "S-ONLY-IN-THE-HOSPITAL", "visit_id": "ZY-X"})  # 2
         hospital = {"Authorization": f"Bearer {keys[0][1]}"}
-        day = bills[0]["setl_time"][:10]
-        local = max(day, today.isoformat())
+        local = local_day(bills[0]).isoformat()  # the settlement date (UTC+8)
         detail = client.post(
             "/v1/reconciliations/detail",
             json={"begin_date": local, "end_date": local, "bills": books},
             headers=hospital,
         )
         assert detail.status_code == 200, detail.text
-        assert set(detail.json()["counts"]) >= {"1", "2", "3"}
+        counts = detail.json()["counts"]
+        assert (counts["2"], counts["3"]) == (1, 1), counts
+        assert counts["1"] >= 1, counts
         summary = client.post(
             "/v1/reconciliations/summary",
             json={"begin_date": local, "end_date": local, "medfee_sumamt": "1.00",
@@ -233,10 +242,12 @@ def busy_pages(live_server: LiveServer) -> Pages:
             headers=hospital,
         )  # fmt: skip
         assert summary.status_code == 200, summary.text
-    year = f"from={(today - timedelta(days=330)).isoformat()}&to={today.isoformat()}"
+    last = date.fromisoformat(local)
+    year = f"from={(last - timedelta(days=330)).isoformat()}&to={last.isoformat()}"
     base = live_server.base_url
     return Pages(
         month_search=f"{base}/admin?{year}&q=370305",
+        last_month=last.strftime("%Y-%m"),
         days=f"{base}/admin",
         detail=f"{base}/admin/reconciliations/{detail.json()['reconciliation_id']}",
         summary=f"{base}/admin/reconciliations/{summary.json()['reconciliation_id']}",
@@ -297,7 +308,7 @@ def test_admin_pages_fit_their_cards_at_desktop_widths(
             "Array.from(document.querySelectorAll('svg#fund-chart text.axis.x'))"
             ".map(t => t.textContent)"
         )
-        assert months[-1] == __import__("datetime").date.today().strftime("%Y-%m")
+        assert months[-1] == busy_pages.last_month
         headers = browser.evaluate(
             "Array.from(document.querySelectorAll('#results th')).map(th => th.innerText)"
         )
