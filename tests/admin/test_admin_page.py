@@ -156,7 +156,9 @@ async def test_page_shows_chart_totals_reconciliations_and_finds_bills(svc: Serv
         assert f'href="/admin/bills/{bill["setl_id"]}/receipt"' in totals.text
         assert foreign["setl_id"] not in totals.text  # another hospital's bill
         assert "总额对账（3201）" in totals.text
-        assert (await client.get("/admin/reconciliations/999999")).status_code == 404
+        for unknown in ("999999", "99999999999999999999", "x1", "-1", "٣"):
+            response = await client.get(f"/admin/reconciliations/{unknown}")
+            assert response.status_code == 404, unknown
 
         for query in (
             bill["setl_id"],

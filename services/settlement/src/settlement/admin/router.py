@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import ClientDisconnect
@@ -39,6 +38,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 LOGIN_PATH = "/admin/login"
 DEFAULT_DAYS = 30
 MAX_FORM_BYTES = 4096
+MAX_ID = 2**31 - 1
+"""Largest id of a stored row (a 32-bit integer column)."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
@@ -198,18 +199,23 @@ async def admin_page(
 
 @router.get("/reconciliations/{reconciliation_id}", response_class=HTMLResponse)
 async def admin_reconciliation(
-    reconciliation_id: Annotated[int, FastApiPath(ge=1, le=2**31 - 1)],
-    request: Request,
-    ctx: ContextDep,
+    reconciliation_id: str, request: Request, ctx: ContextDep
 ) -> Response:
     """One reconciliation with its bills: the mismatching ones of a detail reconciliation,
-    each linked to its receipt where the service has it; the period's bills for a summary."""
+    each linked to its receipt where the service has it; the period's bills for a summary.
+    (The id is checked after the sign-in, so nobody learns anything without a session.)"""
     if not _signed_in(request, ctx.settings.admin_token):
         return _to_login()
+    shown = reconciliation_id[:20]
+    if not reconciliation_id.isascii() or not reconciliation_id.isdigit():
+        return _html("not_found.html", 404, what=f"对账记录 {shown}")
+    number = int(reconciliation_id)
     try:
-        view = await service.reconciliation_view(ctx.db, reconciliation_id)
+        if not 1 <= number <= MAX_ID:
+            raise NotFound(shown)
+        view = await service.reconciliation_view(ctx.db, number)
     except NotFound:
-        return _html("not_found.html", 404, what=f"对账记录 {reconciliation_id}")
+        return _html("not_found.html", 404, what=f"对账记录 {shown}")
     tz = ctx.settings.local_tz
     return _html(
         "reconciliation.html",
