@@ -18,7 +18,11 @@ $(STAMP): requirements.lock shared/pyproject.toml services/registry/pyproject.to
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps $(PACKAGES)
 	touch $(STAMP)
 
-run: install
+# The ports (MEDAID_REGISTRY_PORT, MEDAID_SETTLEMENT_PORT; default 8001, 8002) are checked
+# first, with the system's Python, before anything is installed, migrated or seeded.
+run:
+	@$(PYTHON) -m scripts.dev --check-ports
+	@$(MAKE) --no-print-directory install
 	$(BIN)/python -m scripts.dev
 
 test: install

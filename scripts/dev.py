@@ -1,14 +1,18 @@
 """`make run`: the services on this machine with SQLite databases under ./var and demo data.
 
-For each service in :data:`SERVICES`: run its set-up commands (migrate, seed the demo data;
-safe to repeat), start ``<command> serve`` as a child process (logs in ``var/<name>.log``),
-wait for ``/healthz``; then print the API docs, the dev tokens and commands to try, and wait.
-Ctrl-C or SIGTERM stops every child (SIGTERM: they finish in-flight requests) and exits.
+First the ports: ``MEDAID_REGISTRY_PORT`` (default 8001) and ``MEDAID_SETTLEMENT_PORT`` (default
+8002) must be port numbers and free, else one line names the variable and nothing else
+happens (``make run`` checks this even before it installs anything: ``--check-ports``).
+Then, for each service in :func:`services`: run its set-up commands (migrate, seed the demo
+data; safe to repeat), start ``<command> serve`` as a child process (logs in
+``var/<name>.log``), wait for ``/healthz``; then print the API docs, the dev tokens and
+commands to try, and wait. Ctrl-C or SIGTERM stops every child (SIGTERM: they finish
+in-flight requests) and exits.
 
-A service joins by adding a :class:`Service` to :data:`SERVICES` (the settlement service on
-port 8002, with its own set-up commands and hints).
+A service joins by adding a :class:`Service` to :func:`services`.
 
-    python -m scripts.dev
+    python -m scripts.dev                 # check the ports, set up, serve
+    python -m scripts.dev --check-ports   # only check the ports (standard library only)
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
 
-REGISTRY_PORT = 8001
+PORT_VARIABLES = {"registry": "MEDAID_REGISTRY_PORT", "settlement": "MEDAID_SETTLEMENT_PORT"}
+DEFAULT_PORTS = {"registry": 8001, "settlement": 8002}
 REGISTRY_ADMIN_TOKEN = "dev-registry-admin-token"
 REGISTRY_READ_TOKEN = "dev-registry-read-token"
 DEMO_CSV = "services/registry/src/registry/demo/demo.csv"
@@ -78,7 +83,6 @@ def _registry_hints(service: Service) -> list[str]:
     ]
 
 
-SETTLEMENT_PORT = 8002
 SETTLEMENT_ADMIN_TOKEN = "dev-settlement-admin-token"
 # The demo hospitals `medaid-settlement seed-demo` registers (code, name, published dev key).
 SETTLEMENT_DEMO_HOSPITALS = (
@@ -102,7 +106,8 @@ def _settlement_hints(service: Service) -> list[str]:
     hospital = f"-H 'Authorization: Bearer {key}'"
     lines = [
         f"API docs:    {service.url}/docs   (ReDoc: {service.url}/redoc)",
-        f"admin token: {SETTLEMENT_ADMIN_TOKEN}   (POST /v1/hospitals, POST /v1/grants)",
+        f"admin page:  {service.url}/admin   (sign in with the admin token)",
+        f"admin token: {SETTLEMENT_ADMIN_TOKEN}   (POST /v1/hospitals, /v1/regions, /v1/grants)",
         "hospital API keys (demo):",
     ]
     lines += [f"  {c} {name}: {k}" for c, name, k in SETTLEMENT_DEMO_HOSPITALS]
@@ -118,35 +123,38 @@ def _settlement_hints(service: Service) -> list[str]:
     ]
 
 
-SERVICES: list[Service] = [
-    Service(
-        name="registry",
-        command="medaid-registry",
-        port=REGISTRY_PORT,
-        env={
-            "REGISTRY_ENV": "dev",
-            "REGISTRY_DATABASE_URL": "sqlite:///./var/registry.db",
-            "REGISTRY_ADMIN_TOKEN": REGISTRY_ADMIN_TOKEN,
-            "REGISTRY_READ_TOKENS": f"settlement:{REGISTRY_READ_TOKEN}",
-        },
-        setup=(("migrate",), ("seed-demo",)),
-        hints=_registry_hints,
-    ),
-    Service(
-        name="settlement",
-        command="medaid-settlement",
-        port=SETTLEMENT_PORT,
-        env={
-            "SETTLEMENT_ENV": "dev",
-            "SETTLEMENT_DATABASE_URL": "sqlite:///./var/settlement.db",
-            "SETTLEMENT_ADMIN_TOKEN": SETTLEMENT_ADMIN_TOKEN,
-            "SETTLEMENT_REGISTRY_URL": f"http://{HOST}:{REGISTRY_PORT}",
-            "SETTLEMENT_REGISTRY_TOKEN": REGISTRY_READ_TOKEN,
-        },
-        setup=(("migrate",), ("seed-demo",)),
-        hints=_settlement_hints,
-    ),
-]
+def services(ports: dict[str, int], var: Path = VAR) -> list[Service]:
+    """The services ``make run`` starts, on the given ports, with SQLite databases in
+    ``var``."""
+    return [
+        Service(
+            name="registry",
+            command="medaid-registry",
+            port=ports["registry"],
+            env={
+                "REGISTRY_ENV": "dev",
+                "REGISTRY_DATABASE_URL": f"sqlite:///{var / 'registry.db'}",
+                "REGISTRY_ADMIN_TOKEN": REGISTRY_ADMIN_TOKEN,
+                "REGISTRY_READ_TOKENS": f"settlement:{REGISTRY_READ_TOKEN}",
+            },
+            setup=(("migrate",), ("seed-demo",)),
+            hints=_registry_hints,
+        ),
+        Service(
+            name="settlement",
+            command="medaid-settlement",
+            port=ports["settlement"],
+            env={
+                "SETTLEMENT_ENV": "dev",
+                "SETTLEMENT_DATABASE_URL": f"sqlite:///{var / 'settlement.db'}",
+                "SETTLEMENT_ADMIN_TOKEN": SETTLEMENT_ADMIN_TOKEN,
+                "SETTLEMENT_REGISTRY_URL": f"http://{HOST}:{ports['registry']}",
+                "SETTLEMENT_REGISTRY_TOKEN": REGISTRY_READ_TOKEN,
+            },
+            setup=(("migrate",), ("seed-demo",)),
+            hints=_settlement_hints,
+        ),
+    ]
 
 
 class Stop(Exception):
@@ -174,9 +182,50 @@ def child_env(service: Service) -> dict[str, str]:
 
 
 def port_in_use(port: int) -> bool:
+    """Something listens on the port, or it cannot be bound on the loopback interface."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
-        return sock.connect_ex((HOST, port)) == 0
+        if sock.connect_ex((HOST, port)) == 0:
+            return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+class PortProblem(Exception):
+    """A port setting that is not a number, is taken twice, or is in use (one line)."""
+
+
+def ports_from_environment(environ: dict[str, str] | None = None) -> dict[str, int]:
+    """Each service's port from its ``MEDAID_…_PORT`` variable (or the default), checked to be
+    a port number, distinct and free. Raises :class:`PortProblem` naming the variable."""
+    environ = dict(os.environ) if environ is None else environ
+    ports: dict[str, int] = {}
+    for name, variable in PORT_VARIABLES.items():
+        raw = environ.get(variable, "").strip()
+        if not raw:
+            ports[name] = DEFAULT_PORTS[name]
+            continue
+        if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+            raise PortProblem(f"{variable}={raw!r} is not a port number (1-65535)")
+        ports[name] = int(raw)
+    if ports["registry"] == ports["settlement"]:
+        raise PortProblem(
+            f"{PORT_VARIABLES['registry']} and {PORT_VARIABLES['settlement']} are both "
+            f"{ports['registry']}; give the services different ports"
+        )
+    for name, port in ports.items():
+        if port_in_use(port):
+            variable = PORT_VARIABLES[name]
+            raise PortProblem(
+                f"port {port} for the {name} ({variable}) is already in use (another "
+                f"`make run`?); stop that, or choose another: {variable}={port + 10} make run"
+            )
+    return ports
 
 
 def run_setup(service: Service) -> None:
@@ -210,8 +259,8 @@ class Supervisor:
     def start(self, service: Service) -> None:
         if port_in_use(service.port):
             raise SystemExit(
-                f"{service.name}: port {service.port} is already in use "
-                "(another `make run`?); stop that first"
+                f"{service.name}: port {service.port} ({PORT_VARIABLES[service.name]}) was "
+                "taken while setting up; stop what uses it, or choose another port"
             )
         log_path = VAR / f"{service.name}.log"
         log = log_path.open("ab")
@@ -266,19 +315,30 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        ports = ports_from_environment()  # before anything is installed, migrated or seeded
+    except PortProblem as exc:
+        sys.stderr.write(f"make run: {exc}\n")
+        raise SystemExit(2) from None
+    if args == ["--check-ports"]:
+        return
+    if args:
+        raise SystemExit(f"usage: python -m scripts.dev [--check-ports] (not {' '.join(args)})")
     os.chdir(REPO_ROOT)
     VAR.mkdir(exist_ok=True)
+    started = services(ports)
     supervisor = Supervisor()
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     try:
-        for service in SERVICES:
+        for service in started:
             run_setup(service)
-        for service in SERVICES:
+        for service in started:
             supervisor.start(service)
         say()
-        for service in SERVICES:
+        for service in started:
             say(f"== {service.name} ({service.url})")
             for line in service.hints(service):
                 say(line)

@@ -84,12 +84,14 @@ def require_postgres() -> str:
     return dsn
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from tests.support.browser import report_header
+
     dsn = postgres_admin_dsn()
     state = f"reachable ({dsn})" if dsn else "NOT reachable: PostgreSQL tests will skip"
     if dsn is None and REQUIRE_POSTGRES:
         state = "NOT reachable and REQUIRE_POSTGRES=1: PostgreSQL tests will fail"
-    return f"medaid: PostgreSQL {state}"
+    return [f"medaid: PostgreSQL {state}", report_header()]
 
 
 def _admin(dsn: str, sql: str) -> None:

@@ -10,7 +10,7 @@ from tests.fuzz.checks import CHECKS, FUZZ, without_token
 from tests.fuzz.targets import DATABASES, PATIENTS, asgi_schema
 from tests.support.apps import SETTLEMENT_ADMIN_TOKEN, settlement_app
 
-ADMIN_ONLY = ("/v1/hospitals", "/v1/grants", "/v1/reports", "/v1/policies")
+ADMIN_ONLY = ("/v1/hospitals", "/v1/grants", "/v1/reports", "/v1/policies", "/v1/regions")
 
 app = settlement_app(DATABASES["settlement"], PATIENTS, migrated=True)
 schema = asgi_schema(app)

@@ -9,6 +9,7 @@ import re
 import time
 
 import httpx
+import pytest
 
 from settlement.admin.service import new_session, valid_session
 from tests.settlement.admin.conftest import ADMIN_TOKEN, Service, local_day
@@ -101,11 +102,25 @@ async def test_page_shows_chart_totals_reconciliations_and_finds_bills(svc: Serv
     other = await svc.hospital()
     foreign = await svc.settle(other, svc.patient())
     day = local_day(bill).isoformat()
-    await svc.client.post(
+    reconciled = await svc.client.post(
         "/v1/reconciliations/detail",
         json={"begin_date": day, "end_date": day, "bills": []},
         headers=hospital.headers(),
     )
+    reconciliation_id = reconciled.json()["reconciliation_id"]
+    summary = await svc.client.post(
+        "/v1/reconciliations/summary",
+        json={
+            "begin_date": day,
+            "end_date": day,
+            "medfee_sumamt": "1.00",
+            "fund_pay_sumamt": "0.00",
+            "psn_cash_pay": "1.00",
+            "setl_cnt": 1,
+        },
+        headers=hospital.headers(),
+    )
+    summary_id = summary.json()["reconciliation_id"]
     async with page_client(svc) as client:
         assert (await sign_in(client)).status_code == 303
         page = await client.get("/admin", params={"from": day, "to": day})
@@ -117,8 +132,33 @@ async def test_page_shows_chart_totals_reconciliations_and_finds_bills(svc: Serv
         assert 'data-fund="hifp_pay"' in svg.group(0)
         assert hospital.code in html  # totals by hospital
         assert "重点救助对象" in html  # totals by aid class
-        section = html[html.index('id="reconciliations"') :]
-        assert "NOT matched" in section
+        section = html[html.index('id="reconciliations"') : html.index('id="search"')]
+        row = re.search(
+            rf'<tr class="reconciliation mismatched" data-id="{reconciliation_id}">.*?</tr>',
+            section,
+            re.S,
+        )
+        assert row is not None
+        assert "不平" in row.group(0)
+        assert "1 中心多 1" in row.group(0)  # the national name of each result code
+        assert "0 对平 0" in row.group(0)
+        assert f'href="/admin/reconciliations/{reconciliation_id}"' in row.group(0)
+
+        # The mismatching reconciliation's page lists its bills, each opening its receipt.
+        detail = await client.get(f"/admin/reconciliations/{reconciliation_id}")
+        assert detail.status_code == 200
+        mismatches = detail.text[detail.text.index('id="mismatches"') :]
+        assert f'href="/admin/bills/{bill["setl_id"]}/receipt"' in mismatches
+        assert "1 中心多" in mismatches
+        # A summary has no bill list of its own: its page lists the period's bills.
+        totals = await client.get(f"/admin/reconciliations/{summary_id}")
+        assert totals.status_code == 200
+        assert f'href="/admin/bills/{bill["setl_id"]}/receipt"' in totals.text
+        assert foreign["setl_id"] not in totals.text  # another hospital's bill
+        assert "总额对账（3201）" in totals.text
+        for unknown in ("999999", "99999999999999999999", "x1", "-1", "٣"):
+            response = await client.get(f"/admin/reconciliations/{unknown}")
+            assert response.status_code == 404, unknown
 
         for query in (
             bill["setl_id"],
@@ -157,3 +197,37 @@ async def test_page_shows_chart_totals_reconciliations_and_finds_bills(svc: Serv
         assert receipt.status_code == 303
         csv_file = await anonymous.get("/admin/reports/funds.csv")
         assert csv_file.status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("days", "peak"), [(30, "1234.56"), (92, "98765432.10"), (330, "250000.00"), (1096, "7.00")]
+)
+def test_chart_margins_hold_every_axis_label(days: int, peak: str) -> None:
+    """Labels centred on the first and last points and right-aligned amounts stay inside the
+    chart's box (the browser test measures the same in Chromium)."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from settlement.admin.service import CHAR_WIDTH, fund_chart
+    from settlement.reports.schemas import BILL_AMOUNTS, FundReport, ReportRow
+
+    end = date(2026, 11, 30)
+    begin = end - timedelta(days=days - 1)
+    amounts = {c: Decimal(peak) for c in BILL_AMOUNTS}
+    rows = [
+        ReportRow(key=d.isoformat(), name="", bill_count=1, amounts=amounts) for d in (begin, end)
+    ]
+    total = ReportRow(key="TOTAL", name="合计", bill_count=2, amounts=amounts)
+    report = FundReport.model_validate(
+        {"from": begin, "to": end, "group_by": "day", "columns": list(BILL_AMOUNTS),
+         "rows": rows, "total": total}
+    )  # fmt: skip
+    chart = fund_chart(report)
+    assert chart.x_ticks[-1][1] == ("2026-11" if days > 92 else "11-30")
+    for x, label in chart.x_ticks:
+        assert x - len(label) * CHAR_WIDTH / 2 >= 0
+        assert x + len(label) * CHAR_WIDTH / 2 <= chart.width, label
+    for _, label in chart.y_ticks:
+        assert chart.left - 6 - len(label) * CHAR_WIDTH >= 0, label
+    positions = [x for x, _ in chart.x_ticks]
+    assert all(b - a >= 40 for a, b in zip(positions, positions[1:], strict=False))  # no overlap

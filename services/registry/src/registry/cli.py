@@ -1,4 +1,8 @@
-"""``medaid-registry``: the commands ops teams use (migrate, serve, import, seed-demo)."""
+"""``medaid-registry``: the commands ops teams use (migrate, serve, import, seed-demo).
+
+Every command but ``migrate`` needs a migrated database: run against one that is missing (a
+SQLite file that does not exist is never created) or not migrated, it prints one line naming
+the database and what to run, and exits 2."""
 
 from __future__ import annotations
 
@@ -9,12 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from registry.auth import Actor
 from registry.config import InsecureSettings, Settings
+from registry.database import MIGRATIONS, transaction
 from registry.database import migrate as run_migrate
-from registry.database import transaction
 from registry.imports.csvfile import parse_csv
 from registry.imports.schemas import ImportResult
 from registry.imports.service import ImportRejected, import_csv
@@ -35,10 +40,42 @@ def demo_csv() -> bytes:
     return (files("registry") / "demo" / DEMO_CSV).read_bytes()
 
 
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            typer.echo(f"configuration error: REGISTRY_{where.upper()}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _require_migrated(settings: Settings, *, unreachable_ok: bool = False) -> None:
+    """Exit 2 with one line when the database is missing or not migrated (and when it cannot
+    be reached, unless ``unreachable_ok``: a server answers 503 until its database is back)."""
+    from shared.dbcheck import DatabaseUnreachable, database_problem, describe
+
+    where = f"the registry database {describe(settings.database_url)}"
+    try:
+        problem = database_problem(settings.database_url, MIGRATIONS)
+    except DatabaseUnreachable as exc:
+        if unreachable_ok:
+            return
+        typer.echo(f"medaid-registry: cannot open {where}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if problem:
+        typer.echo(
+            f"medaid-registry: {where} {problem}; run `medaid-registry migrate` first "
+            "(REGISTRY_DATABASE_URL chooses the database)",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 @app.command()
 def migrate() -> None:
     """Upgrade the database (REGISTRY_DATABASE_URL) to the latest schema."""
-    settings = Settings()
+    settings = _settings()
     run_migrate(settings.database_url)
     typer.echo("registry database is up to date")
 
@@ -57,12 +94,13 @@ def serve(
     from registry.app import create_app
     from shared.observability import serve as serve_app
 
-    settings = Settings()
+    settings = _settings()
     try:
         application = create_app(settings)
     except (InsecureSettings, ValueError) as exc:
         typer.echo(f"medaid-registry: {exc}", err=True)
         raise typer.Exit(2) from None
+    _require_migrated(settings, unreachable_ok=True)
     serve_app(
         application,
         host=host,
@@ -73,7 +111,7 @@ def serve(
 
 
 def _run_import(data: bytes, *, dry_run: bool, actor: str) -> ImportResult:
-    settings = Settings()
+    settings = _settings()
 
     async def go() -> ImportResult:
         engine = make_engine(settings.database_url, pool_size=1)
@@ -101,6 +139,7 @@ def import_file(
     except OSError as exc:
         typer.echo(f"medaid-registry: cannot read {file}: {exc.strerror}", err=True)
         raise typer.Exit(2) from None
+    _require_migrated(_settings())
     try:
         result = _run_import(data, dry_run=dry_run, actor="cli")
     except ImportRejected as exc:
@@ -116,7 +155,7 @@ def import_file(
 
 def _demo_present(data: bytes) -> bool:
     codes = sorted({row.household_code for row in parse_csv(data).rows})
-    settings = Settings()
+    settings = _settings()
 
     async def go() -> bool:
         engine = make_engine(settings.database_url, pool_size=1)
@@ -137,6 +176,7 @@ def seed_demo() -> None:
     """Load the demo households (every category, an exited household). Does nothing when any
     demo household is already there, so it is safe to repeat even after demo edits."""
     data = demo_csv()
+    _require_migrated(_settings())
     if _demo_present(data):
         typer.echo("demo households already present; nothing to do")
         return

@@ -20,6 +20,7 @@ from settlement.hospitals.router import router as hospitals_router
 from settlement.persons.router import router as persons_router
 from settlement.receipts.router import router as receipts_router
 from settlement.reconciliation.router import router as reconciliation_router
+from settlement.regions.router import router as regions_router
 from settlement.registry_client import RegistryClient
 from settlement.registry_client.transport import KeepAliveTransport
 from settlement.reports.router import router as reports_router
@@ -132,6 +133,7 @@ def create_app(
         grants_router,
         reconciliation_router,
         reports_router,
+        regions_router,
         simulation_router,
         admin_router,
     ):

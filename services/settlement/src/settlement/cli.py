@@ -1,16 +1,24 @@
-"""``medaid-settlement``: migrate the database, serve the API, register hospitals."""
+"""``medaid-settlement``: migrate the database, serve the API, register hospitals and regions,
+reconcile and report.
+
+Every command but ``migrate`` needs a migrated database: run against one that is missing (a
+SQLite file that does not exist is never created) or not migrated, it prints one line naming
+the database and what to run, and exits 2."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from settlement.config import Settings
+
+if TYPE_CHECKING:
+    from settlement.regions.schemas import RegionIn, RegionList, RegionsChanged
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,6 +29,11 @@ app = typer.Typer(
 )
 hospital_app = typer.Typer(help="Designated hospitals.", no_args_is_help=True)
 app.add_typer(hospital_app, name="hospital")
+region_app = typer.Typer(
+    help="Names of the administrative divisions (行政区划) reports group by.",
+    no_args_is_help=True,
+)
+app.add_typer(region_app, name="region")
 
 
 def _settings() -> Settings:
@@ -32,6 +45,28 @@ def _settings() -> Settings:
             message = str(error["msg"]).removeprefix("Value error, ")
             print(f"configuration error: {where}: {message}", file=sys.stderr)
         raise typer.Exit(2) from None
+
+
+def _require_migrated(settings: Settings, *, unreachable_ok: bool = False) -> None:
+    """Exit 2 with one line when the database is missing or not migrated (and when it cannot
+    be reached, unless ``unreachable_ok``: a server answers 503 until its database is back)."""
+    from shared.dbcheck import DatabaseUnreachable, database_problem, describe
+
+    where = f"the settlement database {describe(settings.database_url)}"
+    try:
+        problem = database_problem(settings.database_url, MIGRATIONS)
+    except DatabaseUnreachable as exc:
+        if unreachable_ok:
+            return
+        print(f"medaid-settlement: cannot open {where}: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    if problem:
+        print(
+            f"medaid-settlement: {where} {problem}; run `medaid-settlement migrate` first "
+            "(SETTLEMENT_DATABASE_URL chooses the database)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -62,6 +97,7 @@ def serve(
     except PolicyError as exc:
         print(f"policy error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    _require_migrated(settings, unreachable_ok=True)
     serve_app(create_app(settings), host=host, port=port, log_level=settings.log_level)
 
 
@@ -88,6 +124,7 @@ def hospital_add(
             field = ".".join(str(p) for p in error["loc"])
             print(f"--{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
         raise typer.Exit(2) from None
+    _require_migrated(settings)
 
     async def run() -> str:
         db = Database.from_url(settings.database_url, pool_size=1)
@@ -130,6 +167,7 @@ def reconcile(
     if not file.is_file():
         print(f"error: {file} is not a readable file", file=sys.stderr)
         raise typer.Exit(2)
+    _require_migrated(settings)
     raise typer.Exit(reconcile_file(settings, hospital, first, last, file))
 
 
@@ -159,30 +197,124 @@ def report(
     if group_by not in GROUP_BYS:
         print(f"error: --group-by must be one of {', '.join(GROUP_BYS)}", file=sys.stderr)
         raise typer.Exit(2)
+    _require_migrated(settings)
     raise typer.Exit(print_report(settings, first, last, group_by, as_csv=as_csv))
 
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Register the demo hospitals with their published demo keys (SETTLEMENT_ENV=dev only;
-    safe to repeat: an existing demo hospital gets its demo key back)."""
+    """Register the demo hospitals with their published demo keys and name their region
+    (SETTLEMENT_ENV=dev only; safe to repeat: an existing demo hospital gets its demo key
+    back)."""
     from settlement.database import Database
     from settlement.hospitals.service import seed_demo_hospitals
+    from settlement.regions.schemas import RegionIn
+    from settlement.regions.service import DEMO_REGIONS, save_regions
 
     settings = _settings()
     if settings.env != "dev":
         print("seed-demo publishes well-known keys: only with SETTLEMENT_ENV=dev", file=sys.stderr)
         raise typer.Exit(2)
+    _require_migrated(settings)
 
     async def run() -> list[str]:
         db = Database.from_url(settings.database_url, pool_size=1)
         try:
-            return await seed_demo_hospitals(db)
+            lines = await seed_demo_hospitals(db)
+            regions = [RegionIn(code=code, name=name) for code, name in DEMO_REGIONS]
+            await save_regions(db, regions, actor="seed-demo", request_id=None)
+            return lines + [f"region {code}: {name}" for code, name in DEMO_REGIONS]
         finally:
             await db.dispose()
 
     for line in asyncio.run(run()):
         print(line)
+
+
+def _save_regions(settings: Settings, regions: list[RegionIn]) -> None:
+    from settlement.database import Database
+    from settlement.regions.service import save_regions
+    from shared.errors import Problem
+
+    _require_migrated(settings)
+
+    async def run() -> RegionsChanged:
+        db = Database.from_url(settings.database_url, pool_size=1)
+        try:
+            return await save_regions(db, regions, actor="cli", request_id=None)
+        finally:
+            await db.dispose()
+
+    try:
+        changed = asyncio.run(run())
+    except Problem as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(
+        f"regions: {changed.added} added, {changed.renamed} renamed, {changed.unchanged} unchanged"
+    )
+
+
+@region_app.command("add")
+def region_add(
+    code: Annotated[str, typer.Option(help="Region code (6 or 12 digits, 行政区划代码)")],
+    name: Annotated[str, typer.Option(help="Its name, e.g. 临淄区")],
+) -> None:
+    """Name a region code (or rename it). Reports by region show the name."""
+    from settlement.regions.schemas import RegionIn
+
+    settings = _settings()
+    try:
+        region = RegionIn.model_validate({"code": code, "name": name})
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"--{field}: {error['msg']}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    _save_regions(settings, [region])
+
+
+@region_app.command("import")
+def region_import(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8) with a header row: code,name")],
+) -> None:
+    """Name many regions from a CSV file, all or nothing (every bad line is reported)."""
+    from settlement.regions.service import RegionFileError, parse_regions_csv
+
+    settings = _settings()
+    try:
+        content = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {file} as UTF-8 text: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    try:
+        regions = parse_regions_csv(content)
+    except RegionFileError as exc:
+        for line in exc.errors[:100]:
+            print(f"{file}: {line}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    _save_regions(settings, regions)
+
+
+@region_app.command("list")
+def region_list() -> None:
+    """Print the named regions as CSV (code,name)."""
+    from settlement.database import Database
+    from settlement.regions.service import list_regions
+
+    settings = _settings()
+    _require_migrated(settings)
+
+    async def run() -> RegionList:
+        db = Database.from_url(settings.database_url, pool_size=1)
+        try:
+            return await list_regions(db)
+        finally:
+            await db.dispose()
+
+    print("code,name")
+    for region in asyncio.run(run()).items:
+        print(f"{region.code},{region.name}")
 
 
 def main() -> None:

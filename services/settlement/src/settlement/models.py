@@ -8,6 +8,7 @@ from settlement.fee_details.models import FeeDetailRow
 from settlement.grants.models import Grant, GrantUse
 from settlement.hospitals.models import Hospital
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
+from settlement.regions.models import Region
 from settlement.reports.models import bills_status_date
 from settlement.settlements.models import BillFundRow, BillRow
 
@@ -23,6 +24,7 @@ __all__ = [
     "Hospital",
     "Reconciliation",
     "ReconciliationRow",
+    "Region",
     "bills_status_date",
     "metadata",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import ColumnElement, or_, select
 
@@ -44,31 +45,67 @@ def search_conditions(query: str) -> list[ColumnElement[bool]]:
     return conditions
 
 
+_LISTED = (
+    bills.c.setl_id,
+    bills.c.visit_id,
+    bills.c.visit_type,
+    bills.c.id_number,
+    bills.c.patient_name,
+    bills.c.status,
+    bills.c.setl_date,
+    bills.c.aid_class,
+    bills.c.medfee_sumamt,
+    bills.c.fund_pay_sumamt,
+    bills.c.psn_cash_pay,
+    bills.c.refd_setl_flag,
+    bills.c.init_setl_id,
+    hospitals.c.code.label("hospital_code"),
+    hospitals.c.name.label("hospital_name"),
+)
+"""The columns of a bill (or a reversal record) in the page's lists."""
+
+
 async def search_bills(conn: Conn, query: str, limit: int = 50) -> Sequence[AnyRow]:
     q = query.strip()
     if not q or len(q) > MAX_QUERY:
         return []
     stmt = (
-        select(
-            bills.c.setl_id,
-            bills.c.visit_id,
-            bills.c.visit_type,
-            bills.c.id_number,
-            bills.c.patient_name,
-            bills.c.status,
-            bills.c.setl_date,
-            bills.c.aid_class,
-            bills.c.medfee_sumamt,
-            bills.c.fund_pay_sumamt,
-            bills.c.psn_cash_pay,
-            bills.c.refd_setl_flag,
-            bills.c.init_setl_id,
-            hospitals.c.code.label("hospital_code"),
-            hospitals.c.name.label("hospital_name"),
-        )
+        select(*_LISTED)
         .join(hospitals, hospitals.c.id == bills.c.hospital_id)
         .where(or_(*search_conditions(q)))
         .order_by(bills.c.setl_time.desc())
+        .limit(limit)
+    )
+    return (await conn.execute(stmt)).all()
+
+
+async def bills_of_period(
+    conn: Conn,
+    hospital_code: str,
+    begin: date,
+    end: date,
+    *,
+    visit_type: str | None,
+    include_revoked: bool,
+    limit: int,
+) -> Sequence[AnyRow]:
+    """A hospital's records of the books in a period, as a summary reconciliation counted
+    them: the bills settled and the reversals booked in it (``include_revoked``: the bills
+    only), in the order they were made."""
+    conditions: list[ColumnElement[bool]] = [
+        hospitals.c.code == hospital_code,
+        bills.c.setl_date >= begin,
+        bills.c.setl_date <= end,
+    ]
+    if visit_type is not None:
+        conditions.append(bills.c.visit_type == visit_type)
+    if include_revoked:
+        conditions.append(bills.c.refd_setl_flag == 0)
+    stmt = (
+        select(*_LISTED)
+        .join(hospitals, hospitals.c.id == bills.c.hospital_id)
+        .where(*conditions)
+        .order_by(bills.c.setl_time, bills.c.setl_id)
         .limit(limit)
     )
     return (await conn.execute(stmt)).all()

@@ -20,13 +20,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import ClientDisconnect
 
-from settlement.admin import repository, service
+from settlement.admin import labels, repository, service
 from settlement.deps import ContextDep
 from settlement.receipts.service import render_receipt
 from settlement.reports.schemas import GROUP_BYS
 from settlement.reports.service import fund_report, report_csv
 from settlement.settlements.service import local_today
-from shared.errors import BadRequest, PayloadTooLarge, Unprocessable
+from shared.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import signed_money_str
 from shared.security import bearer_token, secrets_equal
@@ -36,6 +36,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 LOGIN_PATH = "/admin/login"
 DEFAULT_DAYS = 30
 MAX_FORM_BYTES = 4096
+MAX_ID = 2**31 - 1
+"""Largest id of a stored row (a 32-bit integer column)."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
@@ -58,6 +60,7 @@ def _templates() -> Environment:
     )
     env.filters["money"] = lambda v: signed_money_str(v if isinstance(v, Decimal) else Decimal(v))
     env.filters["mask"] = mask_id_number
+    env.globals.update(labels.GLOBALS)
     return env
 
 
@@ -118,7 +121,7 @@ async def login(request: Request, ctx: ContextDep) -> Response:
     token = (form.get("token") or [""])[0].strip()
     admin_token = ctx.settings.admin_token
     if not token or not admin_token or not secrets_equal(token, admin_token):
-        return _login_page("That is not the admin token.", 401)
+        return _login_page("令牌不正确（That is not the admin token.）", 401)
     response = RedirectResponse("/admin", status_code=303, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         service.COOKIE_NAME,
@@ -153,9 +156,15 @@ def _period(ctx: Any, begin: str | None, end: str | None) -> tuple[date, date, s
         last = date.fromisoformat(end) if end else today
         first = date.fromisoformat(begin) if begin else last - timedelta(days=DEFAULT_DAYS - 1)
     except ValueError:
-        return today - timedelta(days=DEFAULT_DAYS - 1), today, "Dates are written YYYY-MM-DD."
+        default = today - timedelta(days=DEFAULT_DAYS - 1)
+        return default, today, "日期格式为 YYYY-MM-DD，已显示最近 30 天。"
     if first > last or (last - first).days >= 1096:
-        return today - timedelta(days=DEFAULT_DAYS - 1), today, "That period is not valid."
+        default = today - timedelta(days=DEFAULT_DAYS - 1)
+        return (
+            default,
+            today,
+            "期间无效（起始日期须不晚于截止日期，且不超过 1096 天），已显示最近 30 天。",
+        )
     return first, last, None
 
 
@@ -186,6 +195,33 @@ async def admin_page(
     )
 
 
+@router.get("/reconciliations/{reconciliation_id}", response_class=HTMLResponse)
+async def admin_reconciliation(
+    reconciliation_id: str, request: Request, ctx: ContextDep
+) -> Response:
+    """One reconciliation with its bills: the mismatching ones of a detail reconciliation,
+    each linked to its receipt where the service has it; the period's bills for a summary.
+    (The id is checked after the sign-in, so nobody learns anything without a session.)"""
+    if not _signed_in(request, ctx.settings.admin_token):
+        return _to_login()
+    shown = reconciliation_id[:20]
+    if not reconciliation_id.isascii() or not reconciliation_id.isdigit():
+        return _html("not_found.html", 404, what=f"对账记录 {shown}")
+    number = int(reconciliation_id)
+    try:
+        if not 1 <= number <= MAX_ID:
+            raise NotFound(shown)
+        view = await service.reconciliation_view(ctx.db, number)
+    except NotFound:
+        return _html("not_found.html", 404, what=f"对账记录 {shown}")
+    tz = ctx.settings.local_tz
+    return _html(
+        "reconciliation.html",
+        v=view,
+        local_time=lambda moment: moment.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
 @router.get("/bills/{setl_id}/receipt", response_class=HTMLResponse)
 async def admin_receipt(setl_id: str, request: Request, ctx: ContextDep) -> Response:
     """Any hospital's bill, printed with the settlement service's receipt."""
@@ -193,7 +229,7 @@ async def admin_receipt(setl_id: str, request: Request, ctx: ContextDep) -> Resp
         return _to_login()
     stored = await ctx.settlements.stored_any(setl_id[:64])
     if stored is None:
-        return _html("not_found.html", 404, setl_id=setl_id[:64])
+        return _html("not_found.html", 404, what=f"结算单 {setl_id[:64]}")
     html = render_receipt(stored, ctx.settings.local_tz)
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 

@@ -18,8 +18,8 @@ from decimal import Decimal
 from settlement.admin import repository
 from settlement.database import AnyRow, Database
 from settlement.engine.vocabulary import SETLINFO_FUND_LABELS
-from settlement.reconciliation.schemas import ReconciliationOut
-from settlement.reconciliation.service import list_reconciliations
+from settlement.reconciliation.schemas import ReconciliationDetailOut, ReconciliationOut
+from settlement.reconciliation.service import get_reconciliation, list_reconciliations
 from settlement.reports.schemas import FundReport
 from settlement.reports.service import fund_report
 from shared.security import secrets_equal
@@ -30,7 +30,7 @@ SESSION_SECONDS = 8 * 3600
 _CONTEXT = b"medaid-admin-session-v1|"
 
 SERIES = tuple(
-    (field, f"{SETLINFO_FUND_LABELS[field]} {field}", colour)
+    (field, SETLINFO_FUND_LABELS[field], colour)
     for field, colour in (
         ("hifp_pay", "#1f6fb4"),
         ("hifmi_pay", "#c0392b"),
@@ -38,6 +38,9 @@ SERIES = tuple(
         ("oth_pay", "#8e44ad"),
     )
 )
+"""The chart's lines: the ``setlinfo`` field, its label on the page, its colour."""
+PERIOD_BILLS = 500
+"""A summary reconciliation's page lists at most this many of the period's bills."""
 MAX_DAYS_PER_POINT = 92
 """Longer periods are drawn per month."""
 
@@ -64,16 +67,24 @@ def valid_session(cookie: str | None, admin_token: str | None, now: float | None
     return secrets_equal(parts[2], _signature(admin_token, expires))
 
 
+FONT_SIZE = 12
+"""Of the chart's axis labels, in the chart's own units."""
+CHAR_WIDTH = 0.62 * FONT_SIZE
+"""A generous width of one digit or punctuation mark of an axis label."""
+
+
 @dataclass
 class Chart:
-    """An SVG line chart computed on the server: coordinates in a ``width × height`` box."""
+    """An SVG line chart computed on the server: coordinates in a ``width × height`` box that
+    the page stretches to the width of its card. The margins leave room for the axis labels:
+    ``left`` grows with the longest amount, ``right`` holds half of the last date label."""
 
-    width: int = 760
-    height: int = 280
-    left: int = 86
-    right: int = 16
-    top: int = 16
-    bottom: int = 44
+    width: int = 1100
+    height: int = 300
+    left: int = 80
+    right: int = 36
+    top: int = 14
+    bottom: int = 30
     lines: list[dict[str, str]] = field(default_factory=list)
     y_ticks: list[tuple[float, str]] = field(default_factory=list)
     x_ticks: list[tuple[float, str]] = field(default_factory=list)
@@ -122,6 +133,11 @@ def fund_chart(report: FundReport) -> Chart:
     top_value = _nice_max(peak) if peak > 0 or low >= 0 else Decimal(0)
     bottom_value = -_nice_max(-low) if low < 0 else Decimal(0)
     span = top_value - bottom_value
+    y_values = [bottom_value + span * i / 4 for i in range(5)]
+    y_labels = [f"{value:,.0f}" for value in y_values]
+    chart.left = max(chart.left, int(max(len(t) for t in y_labels) * CHAR_WIDTH) + 14)
+    x_label = "2026-12" if per_month else "12-31"
+    chart.right = max(chart.right, int(len(x_label) * CHAR_WIDTH / 2) + 8)
     plot_w = chart.width - chart.left - chart.right
     plot_h = chart.height - chart.top - chart.bottom
     n = len(buckets)
@@ -144,12 +160,12 @@ def fund_chart(report: FundReport) -> Chart:
                 "total": f"{total:.2f}",
             }
         )
-    for i in range(5):
-        value = bottom_value + span * i / 4
-        chart.y_ticks.append((y(value), f"{value:,.0f}"))
-    label_every = max(1, n // 6)
+    for value, label in zip(y_values, y_labels, strict=True):
+        chart.y_ticks.append((y(value), label))
+    label_every = max(1, -(-n // 10))  # at most about ten date labels
     for i, b in enumerate(buckets):
-        if i % label_every == 0 or i == n - 1:
+        last = i == n - 1
+        if last or (i % label_every == 0 and n - 1 - i >= label_every / 2):
             chart.x_ticks.append((x(i), b.strftime("%Y-%m") if per_month else b.strftime("%m-%d")))
     return chart
 
@@ -161,6 +177,7 @@ class Dashboard:
     chart: Chart
     by_hospital: FundReport
     by_aid_class: FundReport
+    by_region: FundReport
     reconciliations: list[ReconciliationOut]
     query: str
     results: Sequence[AnyRow]
@@ -170,6 +187,7 @@ async def dashboard(db: Database, begin: date, end: date, query: str) -> Dashboa
     by_day = await fund_report(db, begin, end, "day")
     by_hospital = await fund_report(db, begin, end, "hospital")
     by_aid_class = await fund_report(db, begin, end, "aid_class")
+    by_region = await fund_report(db, begin, end, "region")
     latest, _ = await list_reconciliations(
         db, hospital_id=None, matched=None, before=None, limit=20
     )
@@ -184,7 +202,39 @@ async def dashboard(db: Database, begin: date, end: date, query: str) -> Dashboa
         chart=fund_chart(by_day),
         by_hospital=by_hospital,
         by_aid_class=by_aid_class,
+        by_region=by_region,
         reconciliations=latest,
         query=query,
         results=results,
     )
+
+
+@dataclass
+class ReconciliationView:
+    """One stored reconciliation with the bills behind it: a detail reconciliation's
+    mismatching rows (stored with it); for a summary, the service's bills of its period."""
+
+    reconciliation: ReconciliationDetailOut
+    bills: Sequence[AnyRow]
+    more_bills: bool
+
+
+async def reconciliation_view(db: Database, reconciliation_id: int) -> ReconciliationView:
+    """Raises ``NotFound`` for an unknown id."""
+    stored = await get_reconciliation(db, reconciliation_id, hospital_id=None)
+    bills: Sequence[AnyRow] = []
+    more = False
+    if stored.kind == "summary":
+        async with db.read() as conn:
+            bills = await repository.bills_of_period(
+                conn,
+                stored.hospital_code,
+                stored.begin_date,
+                stored.end_date,
+                visit_type=stored.visit_type,
+                include_revoked=stored.include_revoked,
+                limit=PERIOD_BILLS + 1,
+            )
+        more = len(bills) > PERIOD_BILLS
+        bills = bills[:PERIOD_BILLS]
+    return ReconciliationView(reconciliation=stored, bills=bills, more_bills=more)

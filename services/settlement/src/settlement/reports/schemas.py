@@ -29,10 +29,11 @@ FUND_AMOUNTS = ("fund_payamt",)
 
 class ReportRow(BaseModel):
     """One group: ``key`` is the hospital code, fund code (``fund_pay_type``), aid class,
-    region code or day; ``name`` a readable label. The group's records of the books: the bills
-    settled in the period and the reversals of the revokes made in it (``bill_count`` counts
-    both, ``reversal_count`` the reversals); ``amounts`` are net (a reversal's are negative,
-    so a day with only reversals is negative)."""
+    region code or day; ``name`` a readable label (a region's name from ``/v1/regions``, or
+    its code where none is known). The group's records of the books: the bills settled in
+    the period and the reversals of the revokes made in it (``bill_count`` counts both,
+    ``reversal_count`` the reversals); ``amounts`` are net (a reversal's are negative, so a
+    day with only reversals is negative)."""
 
     key: str
     name: str

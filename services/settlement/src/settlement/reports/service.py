@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from settlement.database import AnyRow, Database
 from settlement.receipts.service import AID_CLASS_LABELS
+from settlement.regions import repository as regions_repository
 from settlement.reports import repository
 from settlement.reports.schemas import (
     BILL_AMOUNTS,
@@ -83,9 +84,10 @@ async def fund_report(db: Database, begin: date, end: date, group_by: GroupBy) -
                     for c in columns:
                         sums[c] += getattr(r, c) or ZERO
                     regions[region] = (n + r.bill_count, k + r.reversal_count, sums)
+                region_names = await regions_repository.names(conn)
                 for region in sorted(regions):
                     n, k, sums = regions[region]
-                    rows.append(_row(region, region, n, sums, k))
+                    rows.append(_row(region, region_names.get(region, region), n, sums, k))
             count = sum(r.bill_count for r in rows)
             reversals = sum(r.reversal_count for r in rows)
         else:

@@ -1,0 +1,1 @@
+"""Administrative divisions (行政区划): region code → name, for reports and the admin page."""
