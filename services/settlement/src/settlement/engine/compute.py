@@ -173,7 +173,8 @@ def remaining_limits(
     policy: Policy, *, aid_class: AidClass, totals: Mapping[str, Decimal]
 ) -> list[FundLimit]:
     """What each fund that takes part for this aid class has paid this year and may still pay
-    (the basic fund once per visit type).
+    (the basic fund once per visit type). A fund the class does not use but that has paid the
+    person this year (the class changed) is listed too, with nothing more to pay.
 
     Uses the same limit helper as ``compute``."""
     if aid_class not in AID_CLASSES:
@@ -181,6 +182,10 @@ def remaining_limits(
     out = []
     for tier in policy.funds:
         if aid_class not in tier.aid_classes:
+            for visit_type in tier.visit_types if tier.limit_per_visit_type else (None,):
+                paid = running_total(totals, tier.limit_key(visit_type or tier.visit_types[0]))
+                if paid > ZERO:
+                    out.append(FundLimit(tier.code, tier.name, paid, None, ZERO, visit_type))
             continue
         if tier.limit_per_visit_type:
             for visit_type in tier.visit_types:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from settlement.grants.schemas import GrantOut
 from settlement.schemas import EXAMPLE_ID_MASKED, FundLimitOut
+from shared.money import Money
 
 
 class AccumulatorsOut(BaseModel):
@@ -54,5 +55,11 @@ class AccumulatorsOut(BaseModel):
     policy_version: str
     settled_bills: int
     funds: list[FundLimitOut]
+    to_be_absorbed: dict[str, Money] = Field(
+        default_factory=dict,
+        description="Per cumulative fund (by `fund_pay_type`): what it has paid this year "
+        "beyond what it owes on the year's base, left by revoking an earlier bill of the year; "
+        "the next bills of the year pay that much less from the fund. Empty: nothing to absorb.",
+    )
     totals: dict[str, str]
     grants: list[GrantOut]

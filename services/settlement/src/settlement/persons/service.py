@@ -8,7 +8,7 @@ from typing import Any, cast
 from settlement.accumulators import repository as accumulators
 from settlement.database import Database
 from settlement.eligibility import EligibilityService
-from settlement.engine import remaining_limits
+from settlement.engine import remaining_limits, to_be_absorbed
 from settlement.grants import repository as grants
 from settlement.grants.service import grant_out
 from settlement.hospitals.repository import HospitalRef
@@ -72,6 +72,7 @@ class PersonService:
             policy_version=policy.version,
             settled_bills=person_year.bills,
             funds=limits_out(limits),
+            to_be_absorbed=to_be_absorbed(policy, aid_class=aid_class, totals=person_year.totals),
             totals={k: money_str(v) for k, v in sorted(person_year.totals.items())},
             grants=[grant_out(g) for g in person_grants],
         )
