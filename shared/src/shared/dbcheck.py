@@ -21,6 +21,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from shared import dburl
 from shared.db import async_url, make_engine
 
 
@@ -30,6 +31,8 @@ class DatabaseUnreachable(Exception):
 
 def sqlite_file(url: str) -> Path | None:
     """The file of a ``sqlite:///…`` URL (absolute), or None for another backend or memory."""
+    if dburl.is_postgres(url):
+        return None
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return None
@@ -42,8 +45,8 @@ def sqlite_file(url: str) -> Path | None:
 def describe(url: str) -> str:
     """The URL as an operator recognises it, without its password; SQLite with its full path."""
     try:
-        parsed = make_url(url)
-    except ArgumentError:
+        parsed = async_url(url)  # a multi-host PostgreSQL URL too
+    except (ArgumentError, ValueError):
         return repr(url)
     shown = parsed.render_as_string(hide_password=True)
     path = sqlite_file(url)

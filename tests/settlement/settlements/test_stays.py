@@ -336,3 +336,27 @@ async def test_fee_details_in_batches_settle_as_one_bill(svc: Service) -> None:
     await svc.client.post(f"/v1/settlements/{bill['setl_id']}/revoke", headers=hospital.headers())
     listing = await svc.client.get(f"/v1/visits/{visit_id}/fee-details", headers=hospital.headers())
     assert listing.json()["open_lines"] == 2400
+
+
+async def test_a_further_part_must_be_the_same_stay(svc: Service) -> None:
+    hospital = await svc.hospital(level=2)
+    person = svc.registry.add(make_id_number(), "registered_poor")
+    visit_id = unique("ZY")
+    first = await post(
+        svc,
+        hospital,
+        stay(person, visit_id, "2026-05-01", "2026-05-10", nursing_lines(0, 10), interim=True),
+    )
+    assert first.status_code == 201, first.text
+    as_outpatient = bill_body(
+        person, visit_id=visit_id, visit_type="outpatient", discharged_on=None
+    )
+    as_outpatient["visit"]["admitted_on"] = "2026-05-12"
+    refused = await post(svc, hospital, as_outpatient)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["setl_id"] == first.json()["setl_id"]
+    moved = await post(
+        svc, hospital, stay(person, visit_id, "2026-05-02", "2026-05-20", nursing_lines(10, 5))
+    )
+    assert moved.status_code == 409
+    assert "admitted on 2026-05-01" in moved.json()["detail"]

@@ -142,7 +142,7 @@ def compute_bill(
             totals=apply_deltas(inputs.totals, earlier_deltas(stay.parts), -1),
             grant_balance=inputs.grant_balance + stay.granted,
         )
-        return remaining_part(whole, stay.parts)
+        part = remaining_part(whole, stay.parts)
     except BillInputError as exc:
         field = exc.field
         if field == "hospital_level":
@@ -154,6 +154,22 @@ def compute_bill(
         if field == "visit_type":
             field = "visit.type"
         raise Unprocessable.field(field, exc.message) from None
+    if stay.parts and not part_is_whole(part):
+        # Earlier parts settled under other terms (another policy year or aid class): this
+        # part would have to pay back. Refused; the stay is revoked and settled again.
+        raise Conflict(
+            "The stay's earlier interim parts were settled under other terms (policy "
+            "or aid class), so this part cannot be computed from them; revoke the parts and "
+            "settle the stay again."
+        )
+    return part
+
+
+def part_is_whole(bill: Bill) -> bool:
+    """No amount of the bill or of its fund rows is negative."""
+    return all(v >= 0 for v in bill.as_setlinfo().values()) and all(
+        d.fund_payamt >= 0 and d.inscp_scp_amt >= 0 for d in bill.setldetail
+    )
 
 
 def bill_values(
@@ -451,10 +467,18 @@ class SettlementService:
         ]
         if not parts:
             return Stay(fee_items(items), [])
-        if parts[0].id_number != req.patient.id_number:
+        first = parts[0]
+        if first.id_number != req.patient.id_number:
             raise Conflict(
                 f"Visit {visit.visit_id!r} has interim settlements of another patient "
-                f"({mask_id_number(parts[0].id_number)}).",
+                f"({mask_id_number(first.id_number)}).",
+                extra={"setl_id": parts[-1].setl_id},
+            )
+        if visit.type != "inpatient" or visit.admitted_on != first.admitted_on:
+            raise Conflict(
+                f"Visit {visit.visit_id!r} is an inpatient stay admitted on "
+                f"{first.admitted_on.isoformat()} with interim settlements; its further parts "
+                "are sent as that stay.",
                 extra={"setl_id": parts[-1].setl_id},
             )
         funds = await repository.funds_of(conn, [p.setl_id for p in parts])
