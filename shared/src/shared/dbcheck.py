@@ -100,3 +100,23 @@ def database_problem(url: str, script_location: Path) -> str | None:
             f"{', '.join(sorted(heads))}"
         )
     return None
+
+
+def migration_refusal(
+    service: str, url: str, script_location: Path, *, unreachable_ok: bool = False
+) -> str | None:
+    """The one line a command prints before exiting 2 when the service's database is missing,
+    not migrated or (unless ``unreachable_ok``: a server answers 503 until its database is
+    back) cannot be reached; None when the command may go on. ``service`` is ``registry`` or
+    ``settlement``."""
+    where = f"the {service} database {describe(url)}"
+    try:
+        problem = database_problem(url, script_location)
+    except DatabaseUnreachable as exc:
+        return None if unreachable_ok else f"medaid-{service}: cannot open {where}: {exc}"
+    if problem is None:
+        return None
+    return (
+        f"medaid-{service}: {where} {problem}; run `medaid-{service} migrate` first "
+        f"({service.upper()}_DATABASE_URL chooses the database)"
+    )

@@ -52,23 +52,14 @@ def _settings() -> Settings:
 
 def _require_migrated(settings: Settings, *, unreachable_ok: bool = False) -> None:
     """Exit 2 with one line when the database is missing or not migrated (and when it cannot
-    be reached, unless ``unreachable_ok``: a server answers 503 until its database is back)."""
-    from shared.dbcheck import DatabaseUnreachable, database_problem, describe
+    be reached, unless ``unreachable_ok``)."""
+    from shared.dbcheck import migration_refusal
 
-    where = f"the registry database {describe(settings.database_url)}"
-    try:
-        problem = database_problem(settings.database_url, MIGRATIONS)
-    except DatabaseUnreachable as exc:
-        if unreachable_ok:
-            return
-        typer.echo(f"medaid-registry: cannot open {where}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if problem:
-        typer.echo(
-            f"medaid-registry: {where} {problem}; run `medaid-registry migrate` first "
-            "(REGISTRY_DATABASE_URL chooses the database)",
-            err=True,
-        )
+    line = migration_refusal(
+        "registry", settings.database_url, MIGRATIONS, unreachable_ok=unreachable_ok
+    )
+    if line is not None:
+        typer.echo(line, err=True)
         raise typer.Exit(2)
 
 

@@ -49,23 +49,14 @@ def _settings() -> Settings:
 
 def _require_migrated(settings: Settings, *, unreachable_ok: bool = False) -> None:
     """Exit 2 with one line when the database is missing or not migrated (and when it cannot
-    be reached, unless ``unreachable_ok``: a server answers 503 until its database is back)."""
-    from shared.dbcheck import DatabaseUnreachable, database_problem, describe
+    be reached, unless ``unreachable_ok``)."""
+    from shared.dbcheck import migration_refusal
 
-    where = f"the settlement database {describe(settings.database_url)}"
-    try:
-        problem = database_problem(settings.database_url, MIGRATIONS)
-    except DatabaseUnreachable as exc:
-        if unreachable_ok:
-            return
-        print(f"medaid-settlement: cannot open {where}: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
-    if problem:
-        print(
-            f"medaid-settlement: {where} {problem}; run `medaid-settlement migrate` first "
-            "(SETTLEMENT_DATABASE_URL chooses the database)",
-            file=sys.stderr,
-        )
+    line = migration_refusal(
+        "settlement", settings.database_url, MIGRATIONS, unreachable_ok=unreachable_ok
+    )
+    if line is not None:
+        print(line, file=sys.stderr)
         raise typer.Exit(2)
 
 

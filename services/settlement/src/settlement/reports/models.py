@@ -6,23 +6,12 @@ from __future__ import annotations
 from sqlalchemy import Index
 
 from settlement.database import table_of
+from settlement.reports.schemas import BILL_AMOUNTS
 from settlement.settlements.models import BillRow
 
 _bills = table_of(BillRow)
 
-REPORT_COLUMNS = (
-    "setl_id",
-    "hospital_id",
-    "aid_class",
-    "medfee_sumamt",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "oth_pay",
-    "fund_pay_sumamt",
-    "psn_cash_pay",
-    "refd_setl_flag",
-)
+REPORT_COLUMNS = ("setl_id", "hospital_id", "aid_class", *BILL_AMOUNTS, "refd_setl_flag")
 """Carried in the report index on PostgreSQL (``INCLUDE``), so a year's report is an
 index-only scan that never reads the wide bill rows (items, trace). ``refd_setl_flag`` since
 migration 0003 (the reversals of the period are counted apart)."""

@@ -7,21 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from settlement.engine.types import SETLINFO_FUND_FIELDS
 from shared.money import SignedMoney
 
 GroupBy = Literal["hospital", "fund", "aid_class", "region", "day"]
 GROUP_BYS: tuple[GroupBy, ...] = ("hospital", "fund", "aid_class", "region", "day")
 MAX_REPORT_DAYS = 1096
 
-BILL_AMOUNTS = (
-    "medfee_sumamt",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "oth_pay",
-    "fund_pay_sumamt",
-    "psn_cash_pay",
-)
+BILL_AMOUNTS = ("medfee_sumamt", *SETLINFO_FUND_FIELDS, "fund_pay_sumamt", "psn_cash_pay")
 """Columns of a report grouped by hospital, aid class, region or day (sums of ``setlinfo``)."""
 FUND_AMOUNTS = ("fund_payamt",)
 """Column of a report grouped by fund (sums of ``setldetail.fund_payamt``)."""
