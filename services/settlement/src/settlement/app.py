@@ -19,8 +19,7 @@ from settlement.grants.router import router as grants_router
 from settlement.hospitals.router import router as hospitals_router
 from settlement.hospitals.service import HospitalAuth
 from settlement.reconciliation.router import router as reconciliation_router
-from settlement.registry_client import RegistryClient
-from settlement.registry_client.transport import KeepAliveTransport
+from settlement.registry_client import RegistryClient, default_transport
 from settlement.reports.router import router as reports_router
 from settlement.settlements.router import router as settlements_router
 from settlement.settlements.store import Store, open_store
@@ -81,7 +80,7 @@ def create_app(
             store = await open_store(db, settings.database_url, max_size=2 * settings.db_pool_size)
             async with httpx.AsyncClient(
                 follow_redirects=False,
-                transport=registry_transport or KeepAliveTransport(),
+                transport=registry_transport or default_transport(),
             ) as http:
                 registry = RegistryClient(
                     http,
