@@ -178,6 +178,16 @@ async def test_two_connection_errors_are_unavailable(mock: respx.MockRouter) -> 
     assert "cannot connect" in caught.value.detail
 
 
+async def test_a_connect_timeout_is_not_retried_by_the_client(mock: respx.MockRouter) -> None:
+    # The production transport has already made the connection attempt twice.
+    route = mock.get(URL).mock(side_effect=httpx.ConnectTimeout("slow to connect"))
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(RegistryUnavailable) as caught:
+            await client(http).eligibility(PERSON, ON)
+    assert route.call_count == 1
+    assert "cannot connect (ConnectTimeout)" in caught.value.detail
+
+
 async def test_answers_are_cached_for_the_ttl(mock: respx.MockRouter) -> None:
     route = mock.get(URL).respond(200, json=ANSWER)
     clock = Clock()

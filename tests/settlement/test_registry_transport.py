@@ -1,8 +1,9 @@
 """The registry client over its production transport (httpx's own, as ``default_transport``
 configures it) against real local HTTP servers on 127.0.0.1: connections are reused and the pool
 stays within its limit, a connection the server closed is replaced, chunked and
-``Connection: close`` answers are read, an answer over the size limit is refused, and failures
-(refused connection, no answer, broken answer) become :class:`RegistryUnavailable`."""
+``Connection: close`` answers are read, a failed connection attempt is made again, an answer
+over the size limit is refused, and failures (refused connection, no answer, broken answer)
+become :class:`RegistryUnavailable`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 import uvicorn
@@ -224,6 +226,62 @@ async def test_a_refused_connection_is_unavailable() -> None:
             await registry(url, http).eligibility(PERSON, ON)
     assert caught.value.status == 503
     assert "cannot connect (ConnectError)" in caught.value.detail
+
+
+class FlakyNetwork(httpcore.AsyncNetworkBackend):
+    """The network under the transport's pool: the first ``failures`` connection attempts are
+    refused."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.attempts = 0
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise httpcore.ConnectError("connection refused")
+        return await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+@pytest.mark.parametrize(
+    ("failures", "attempts", "answered"),
+    [(1, 2, True), (3, 4, True), (4, 4, False)],
+    ids=["transport-retry", "client-retry", "unavailable"],
+)
+async def test_failed_connection_attempts_are_made_again(
+    serve: Serve, caplog: pytest.LogCaptureFixture, failures: int, attempts: int, answered: bool
+) -> None:
+    async def handler(head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer(ANSWER))
+        return True
+
+    server = await serve(handler)
+    transport = default_transport()
+    pool = transport._pool  # httpx keeps its httpcore pool here; its network is swapped
+    network = FlakyNetwork(pool._network_backend, failures)
+    pool._network_backend = network
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = registry(server.url, http)
+        if answered:
+            assert await client.eligibility(PERSON, ON) is not None
+        else:
+            with pytest.raises(RegistryUnavailable):
+                await client.eligibility(PERSON, ON)
+    assert network.attempts == attempts
+    # The transport retries the connection once by itself; the client's own retry comes after.
+    client_retried = any("retrying once" in r.getMessage() for r in caplog.records)
+    assert client_retried == (failures > 1)
 
 
 async def test_no_answer_is_a_timeout(serve: Serve) -> None:

@@ -31,12 +31,14 @@ MAX_ANSWER_BYTES = 64 * 1024
 """Largest registry answer the client reads (an eligibility answer is under 1 KiB)."""
 
 REGISTRY_LIMITS = httpx.Limits(
-    max_connections=100, max_keepalive_connections=100, keepalive_expiry=4.0
+    max_connections=32, max_keepalive_connections=32, keepalive_expiry=4.0
 )
-"""The registry connection pool of one settlement process: up to 100 requests in flight (more
-wait for a free connection, within the request's timeout), every connection kept for reuse
-while idle for under 4 s (below uvicorn's 5 s keep-alive, so the registry rarely closes one
-the client is about to reuse)."""
+"""The registry connection pool of one settlement process: up to 32 requests in flight (more
+than the settles a process has in flight: its store pool holds 20 connections by default; any
+beyond wait for a free connection, within the request's timeout), every connection kept for
+reuse while idle for under 4 s (below uvicorn's 5 s keep-alive, so the registry rarely closes
+one the client is about to reuse). httpcore's pool does work per request that grows with its
+number of connections, so a larger pool costs CPU on every call."""
 
 
 def default_transport(
@@ -211,7 +213,8 @@ class RegistryClient:
                 break
             except self._RETRYABLE as exc:
                 record_registry_call("unavailable", time.perf_counter() - started)
-                if attempt == 2:
+                # The transport has already made a timed-out connection attempt twice.
+                if attempt == 2 or isinstance(exc, httpx.ConnectTimeout):
                     raise self._unavailable(f"cannot connect ({type(exc).__name__})") from exc
                 log.warning("registry connection failed for %s, retrying once: %r", masked, exc)
             except httpx.TimeoutException as exc:
