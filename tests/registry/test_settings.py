@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from registry.app import create_app
+from registry.auth import Caller
 from registry.config import InsecureSettings, Settings
 
 GOOD_ADMIN = "a" * 32
@@ -46,7 +47,10 @@ def test_dev_accepts_the_demo_tokens() -> None:
         admin_token="dev-registry-admin-token",
         read_tokens="settlement:dev-registry-read-token",
     )
-    create_app(settings)
+    tokens = create_app(settings).state.tokens
+    assert tokens.identify("dev-registry-admin-token") == Caller("admin", can_write=True)
+    assert tokens.identify("dev-registry-read-token") == Caller("settlement", can_write=False)
+    assert tokens.identify("dev-registry-other-token") is None
 
 
 def test_read_token_labels() -> None:

@@ -5,12 +5,12 @@ hospital's idempotency key."""
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from settlement.config import Settings
 from tests.security.conftest import Settlement
-from tests.support.apps import iter_routes
 from tests.support.data import inpatient_items, settle_body
 
 
@@ -35,8 +35,12 @@ async def settle(s: Settlement, hospital: str, key: str, patient_index: int) -> 
     return dict(response.json())
 
 
-def has_route(s: Settlement, prefix: str) -> bool:
-    return any(path.startswith(prefix) for path, _ in iter_routes(s.app))
+def local_date(bill: dict[str, Any]) -> str:
+    """The bill's settlement date as the service's date filters read it: its local date
+    (``SETTLEMENT_UTC_OFFSET_HOURS``, left at its default by these tests)."""
+    offset = timedelta(hours=Settings.model_fields["utc_offset_hours"].default)
+    setl_time = datetime.fromisoformat(bill["setl_time"])
+    return setl_time.astimezone(timezone(offset)).date().isoformat()
 
 
 async def test_another_hospitals_bill_is_invisible(settlement: Settlement) -> None:
@@ -53,11 +57,16 @@ async def test_another_hospitals_bill_is_invisible(settlement: Settlement) -> No
     listed = await s.client.get("/v1/settlements", headers=other)
     assert listed.status_code == 200
     assert setl_id not in listed.text
-    settled_on = bill.get("setl_time", "")[:10]
-    if settled_on:
-        by_date = await s.client.get("/v1/settlements", params={"date": settled_on}, headers=other)
-        assert by_date.status_code == 200
-        assert setl_id not in by_date.text
+    # On the bill's settlement date the owner's list has it and the other hospital's does not.
+    settled_on = local_date(bill)
+    by_date = await s.client.get("/v1/settlements", params={"date": settled_on}, headers=other)
+    assert by_date.status_code == 200
+    assert setl_id not in by_date.text
+    owners = await s.client.get(
+        "/v1/settlements", params={"date": settled_on}, headers=auth(s.keys["HA0001"])
+    )
+    assert owners.status_code == 200
+    assert setl_id in {b["setl_id"] for b in owners.json()["items"]}
 
     # The owner still sees it, untouched by the other hospital's revoke.
     own = await s.client.get(f"/v1/settlements/{setl_id}", headers=auth(s.keys["HA0001"]))
@@ -89,10 +98,10 @@ async def test_idempotency_keys_are_per_hospital(settlement: Settlement) -> None
 
 async def test_reconciliation_sees_only_own_bills(settlement: Settlement) -> None:
     s = settlement
-    if not has_route(s, "/v1/reconciliations"):
-        return  # reconciliation not built yet: nothing to check
     bill = await settle(s, "HA0001", "iso-4", 4)
-    day = bill["setl_time"][:10]
+    own_bill = await settle(s, "HB0002", "iso-5", 5)
+    day = local_date(bill)
+    assert local_date(own_bill) == day
     response = await s.client.post(
         "/v1/reconciliations/detail",
         headers=auth(s.keys["HB0002"]),
@@ -100,14 +109,19 @@ async def test_reconciliation_sees_only_own_bills(settlement: Settlement) -> Non
     )
     assert response.status_code == 200, response.text
     assert bill["setl_id"] not in response.text
+    # B's own bill is there: the service has it, B's (empty) books do not (中心多).
+    rows = {r["setl_id"]: r["result"] for r in response.json()["rows"]}
+    assert rows[own_bill["setl_id"]] == "1"
     # The service's totals for B are B's own bills, never A's.
     own = await s.client.get(
         "/v1/settlements", params={"date": day}, headers=auth(s.keys["HB0002"])
     )
     assert own.status_code == 200, own.text
-    own_bills = own.json()
-    own_bills = own_bills.get("items", own_bills) if isinstance(own_bills, dict) else own_bills
-    settled = [b for b in own_bills if b["status"] == "settled"]
+    page = own.json()
+    assert page["next_after"] is None
+    settled = [b for b in page["items"] if b["status"] == "settled"]
+    assert own_bill["setl_id"] in {b["setl_id"] for b in settled}
+    assert bill["setl_id"] not in {b["setl_id"] for b in page["items"]}
     summary = await s.client.post(
         "/v1/reconciliations/summary",
         headers=auth(s.keys["HB0002"]),

@@ -4,6 +4,8 @@ per-person cache (an answer serves every date inside its span until the TTL expi
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import date
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 import respx
 
 from settlement.registry_client import Eligibility, RegistryClient, RegistryUnavailable
+from settlement.registry_client.client import MAX_ANSWER_BYTES
 
 BASE = "http://registry.example"
 PERSON = "370305198001011237"
@@ -44,7 +47,10 @@ def mock() -> respx.MockRouter:
 
 
 def client(
-    http: httpx.AsyncClient, clock: Clock | None = None, ttl_s: float = 60
+    http: httpx.AsyncClient,
+    clock: Clock | None = None,
+    ttl_s: float = 60,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> RegistryClient:
     return RegistryClient(
         http,
@@ -53,6 +59,7 @@ def client(
         ttl_s=ttl_s,
         timeout_s=0.5,
         retry_after_s=7,
+        max_answer_bytes=max_answer_bytes,
         clock=clock or Clock(),
     )
 
@@ -113,6 +120,45 @@ async def test_unreadable_answer_is_unavailable(mock: respx.MockRouter) -> None:
             await client(http).eligibility(PERSON, ON)
 
 
+async def test_an_answer_up_to_the_size_limit_is_read(mock: respx.MockRouter) -> None:
+    body = json.dumps(ANSWER).encode()
+    body = body[:-1] + b" " * (2048 - len(body)) + b"}"
+    mock.get(URL).respond(200, content=body, headers={"content-type": "application/json"})
+    async with httpx.AsyncClient() as http:
+        answer = await client(http, max_answer_bytes=2048).eligibility(PERSON, ON)
+    assert answer == Eligibility.model_validate(ANSWER)
+
+
+async def test_an_answer_over_the_size_limit_is_unavailable(mock: respx.MockRouter) -> None:
+    route = mock.get(URL).respond(200, content=b" " * 2049)
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(RegistryUnavailable) as caught:
+            await client(http, max_answer_bytes=2048).eligibility(PERSON, ON)
+    assert route.call_count == 1
+    assert caught.value.status == 503
+    assert caught.value.headers["Retry-After"] == "7"
+    assert "larger than 2048 bytes" in caught.value.detail
+
+
+async def test_a_streamed_answer_over_the_size_limit_is_not_read_to_the_end(
+    mock: respx.MockRouter,
+) -> None:
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        while sent < 10 * 1024 * 1024:
+            sent += 1024
+            yield b" " * 1024
+
+    mock.get(URL).mock(side_effect=lambda request: httpx.Response(200, content=endless()))
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(RegistryUnavailable) as caught:
+            await client(http, max_answer_bytes=4096).eligibility(PERSON, ON)
+    assert "larger than 4096 bytes" in caught.value.detail
+    assert sent <= 5 * 1024  # stopped at the first chunk past the limit
+
+
 async def test_one_retry_on_connection_error(mock: respx.MockRouter) -> None:
     route = mock.get(URL).mock(
         side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=ANSWER)]
@@ -130,6 +176,16 @@ async def test_two_connection_errors_are_unavailable(mock: respx.MockRouter) -> 
             await client(http).eligibility(PERSON, ON)
     assert route.call_count == 2
     assert "cannot connect" in caught.value.detail
+
+
+async def test_a_connect_timeout_is_not_retried_by_the_client(mock: respx.MockRouter) -> None:
+    # The production transport has already made the connection attempt twice.
+    route = mock.get(URL).mock(side_effect=httpx.ConnectTimeout("slow to connect"))
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(RegistryUnavailable) as caught:
+            await client(http).eligibility(PERSON, ON)
+    assert route.call_count == 1
+    assert "cannot connect (ConnectTimeout)" in caught.value.detail
 
 
 async def test_answers_are_cached_for_the_ttl(mock: respx.MockRouter) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -328,7 +327,14 @@ async def test_outpatient_visit_defaults_discharge_to_visit_date(svc: Service) -
     check_bill(bill)
     assert bill["discharged_on"] == "2026-06-01"
     assert bill["visit_type"] == "outpatient"
-    assert Decimal(bill["hifp_pay"]) <= Decimal("300.00")  # outpatient annual cap
+    # Outpatient terms of the sample policy: no deductible, 50 % of 1000.00 = 500.00, held to
+    # the 300.00 outpatient annual cap; critical illness pays inpatient bills only; medical
+    # assistance pays 70 % of the 700.00 left for a key assistance group (低保).
+    assert bill["act_pay_dedc"] == "0.00"
+    assert bill["hifp_pay"] == "300.00"
+    assert bill["hifmi_pay"] == "0.00"
+    assert bill["maf_pay"] == "490.00"
+    assert bill["psn_cash_pay"] == "210.00"
 
 
 async def test_idempotency_key_is_required(svc: Service) -> None:

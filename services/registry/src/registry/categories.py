@@ -37,7 +37,3 @@ Level = Literal["person", "household"]
 
 def level_of(category: str) -> Level:
     return "household" if category in HOUSEHOLD_CATEGORIES else "person"
-
-
-EXIT_REASONS = ("脱贫", "销号")
-"""Usual reasons for ending a period: poverty exit (脱贫) and removal from the register (销号)."""

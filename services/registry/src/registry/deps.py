@@ -1,4 +1,4 @@
-"""Typed dependencies of the routes: settings, database session, caller and actor."""
+"""Typed dependencies of the routes: database session, caller and actor."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth import Actor, Caller, TokenBook
-from registry.config import Settings
 from registry.database import transaction
 from shared.errors import Forbidden, Unauthorized
 from shared.observability import current_request_id
@@ -22,12 +21,6 @@ _bearer = HTTPBearer(
     description="The admin token (reads and writes) or a read token (reads only).",
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-async def get_settings(request: Request) -> Settings:
-    # async: FastAPI would run a plain function in a worker thread on every request.
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -72,7 +65,6 @@ async def current_actor(
     return Actor(identity=caller.identity, request_id=request_id(request))
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReaderDep = Annotated[Caller, Depends(current_caller)]
 ActorDep = Annotated[Actor, Depends(current_actor)]

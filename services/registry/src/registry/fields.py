@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated
 
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import BeforeValidator
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 HOUSEHOLD_CODE_PATTERN = r"^[0-9A-Za-z_-]{1,40}$"
@@ -31,6 +31,3 @@ def parse_iso_date(value: object) -> date:
 
 IsoDate = Annotated[date, BeforeValidator(parse_iso_date)]
 """A ``YYYY-MM-DD`` date."""
-
-HouseholdCode = Annotated[str, StringConstraints(pattern=HOUSEHOLD_CODE_PATTERN)]
-RegionCode = Annotated[str, StringConstraints(pattern=REGION_CODE_PATTERN)]

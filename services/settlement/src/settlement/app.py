@@ -21,8 +21,7 @@ from settlement.persons.router import router as persons_router
 from settlement.receipts.router import router as receipts_router
 from settlement.reconciliation.router import router as reconciliation_router
 from settlement.regions.router import router as regions_router
-from settlement.registry_client import RegistryClient
-from settlement.registry_client.transport import KeepAliveTransport
+from settlement.registry_client import RegistryClient, default_transport
 from settlement.reports.router import router as reports_router
 from settlement.settlements.router import router as settlements_router
 from settlement.simulation.router import router as simulation_router
@@ -84,7 +83,7 @@ def create_app(
         try:
             async with httpx.AsyncClient(
                 follow_redirects=False,
-                transport=registry_transport or KeepAliveTransport(),
+                transport=registry_transport or default_transport(),
             ) as http:
                 registry = RegistryClient(
                     http,

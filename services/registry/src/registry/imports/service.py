@@ -188,9 +188,27 @@ def _among(session: AsyncSession, column: ColumnElement[Any], values: Sequence[A
 
 
 async def _plan(session: AsyncSession, rows: list[ImportRow]) -> tuple[_Plan, list[RowError]]:
+    """What the file adds to or changes in the registry, and every conflict with it."""
     plan = _Plan()
-    errors: list[RowError] = []
+    household_rows, person_rows, period_rows = _first_rows(rows)
+    registered_households = await _load_households(session, list(household_rows))
+    errors = _plan_households(plan, household_rows, registered_households)
+    registered_persons = await _load_persons(session, list(person_rows))
+    errors += _plan_persons(plan, person_rows, registered_persons)
+    code_of = {household_id: code for code, (household_id, _) in registered_households.items()}
+    number_of = {person_id: number for number, person_id in plan.person_ids.items()}
+    periods = await _load_periods(session, list(number_of), list(code_of))
+    by_key, by_group = _index_periods(periods, number_of, code_of)
+    closing, touched, period_errors = _plan_periods(plan, period_rows, by_key)
+    errors += period_errors
+    errors += _overlap_errors(plan, by_group, closing, touched)
+    return plan, errors
 
+
+def _first_rows(
+    rows: list[ImportRow],
+) -> tuple[dict[str, ImportRow], dict[str, ImportRow], dict[PeriodKey, ImportRow]]:
+    """The first row of the file for each household, each person and each period."""
     household_rows: dict[str, ImportRow] = {}
     person_rows: dict[str, ImportRow] = {}
     period_rows: dict[PeriodKey, ImportRow] = {}
@@ -200,20 +218,29 @@ async def _plan(session: AsyncSession, rows: list[ImportRow]) -> tuple[_Plan, li
         key = period_key(row)
         if key is not None:
             period_rows.setdefault(key, row)  # the file has no conflicting repeats (csvfile)
+    return household_rows, person_rows, period_rows
 
-    # Households already registered.
-    existing_households: dict[str, tuple[int, str]] = {}
-    codes = list(household_rows)
-    if codes:
-        result = await session.execute(
-            select(households.c.household_code, households.c.id, households.c.region_code).where(
-                _among(session, households.c.household_code, codes)
-            )
+
+async def _load_households(session: AsyncSession, codes: list[str]) -> dict[str, tuple[int, str]]:
+    """Household code → (id, region code) of the households already registered."""
+    if not codes:
+        return {}
+    result = await session.execute(
+        select(households.c.household_code, households.c.id, households.c.region_code).where(
+            _among(session, households.c.household_code, codes)
         )
-        for code, household_id, region in result:
-            existing_households[code] = (household_id, region)
+    )
+    return {code: (household_id, region) for code, household_id, region in result}
+
+
+def _plan_households(
+    plan: _Plan, household_rows: dict[str, ImportRow], registered: dict[str, tuple[int, str]]
+) -> list[RowError]:
+    """New households into ``plan``; a registered household the file gives another region is
+    a conflict."""
+    errors: list[RowError] = []
     for code, row in household_rows.items():
-        found = existing_households.get(code)
+        found = registered.get(code)
         if found is None:
             plan.new_households.append(row)
             continue
@@ -227,58 +254,64 @@ async def _plan(session: AsyncSession, rows: list[ImportRow]) -> tuple[_Plan, li
                     f"household {code} is registered with region {found[1]}",
                 )
             )
+    return errors
 
-    # Persons already registered.
-    existing_persons: dict[str, Any] = {}
-    numbers = list(person_rows)
-    if numbers:
-        result = await session.execute(
-            select(
-                persons.c.id_number,
-                persons.c.id,
-                persons.c.household_id,
-                persons.c.name,
-                persons.c.relation,
-                households.c.household_code,
-            )
-            .join(households, households.c.id == persons.c.household_id)
-            .where(_among(session, persons.c.id_number, numbers))
+
+async def _load_persons(session: AsyncSession, numbers: list[str]) -> dict[str, Any]:
+    """ID number → (id, household_id, name, relation, household_code) of the persons already
+    registered."""
+    if not numbers:
+        return {}
+    result = await session.execute(
+        select(
+            persons.c.id_number,
+            persons.c.id,
+            persons.c.household_id,
+            persons.c.name,
+            persons.c.relation,
+            households.c.household_code,
         )
-        for found_row in result:
-            existing_persons[found_row.id_number] = found_row
+        .join(households, households.c.id == persons.c.household_id)
+        .where(_among(session, persons.c.id_number, numbers))
+    )
+    return {found.id_number: found for found in result}
+
+
+def _plan_persons(
+    plan: _Plan, person_rows: dict[str, ImportRow], registered: dict[str, Any]
+) -> list[RowError]:
+    """New persons and changed names or relations into ``plan``; a registered person the file
+    lists in another household is a conflict."""
+    errors: list[RowError] = []
     for number, row in person_rows.items():
-        found_person = existing_persons.get(number)
-        if found_person is None:
+        found = registered.get(number)
+        if found is None:
             plan.new_persons.append(row)
             continue
-        plan.person_ids[number] = found_person.id
-        if found_person.household_code != row.household_code:
+        plan.person_ids[number] = found.id
+        if found.household_code != row.household_code:
             errors.append(
                 RowError(
                     row.line,
                     "household_code",
-                    f"this person is registered in household {found_person.household_code}; "
+                    f"this person is registered in household {found.household_code}; "
                     "an import does not move a person to another household",
                 )
             )
-        elif (found_person.name, found_person.relation) != (row.name, row.relation):
+        elif (found.name, found.relation) != (row.name, row.relation):
             plan.person_updates.append(
-                (
-                    found_person.id,
-                    found_person.household_id,
-                    row,
-                    found_person.name,
-                    found_person.relation,
-                )
+                (found.id, found.household_id, row, found.name, found.relation)
             )
         else:
             plan.unchanged_persons += 1
+    return errors
 
-    # Periods already registered, for the persons and households of the file.
-    code_of = {household_id: code for code, (household_id, _) in existing_households.items()}
-    number_of = {person_id: number for number, person_id in plan.person_ids.items()}
-    existing_periods: dict[PeriodKey, _Existing] = {}
-    groups: dict[GroupKey, list[_Existing]] = defaultdict(list)
+
+async def _load_periods(
+    session: AsyncSession, person_ids: list[int], household_ids: list[int]
+) -> list[_Existing]:
+    """The registered periods of these persons and the household-level periods of these
+    households."""
     columns = (
         status_periods.c.id,
         status_periods.c.household_id,
@@ -287,33 +320,51 @@ async def _plan(session: AsyncSession, rows: list[ImportRow]) -> tuple[_Plan, li
         status_periods.c.effective_from,
         status_periods.c.effective_to,
     )
-    found_periods: list[_Existing] = []
-    if number_of:
+    found: list[_Existing] = []
+    if person_ids:
         result = await session.execute(
-            select(*columns).where(_among(session, status_periods.c.person_id, list(number_of)))
+            select(*columns).where(_among(session, status_periods.c.person_id, person_ids))
         )
-        found_periods.extend(_Existing(**r._asdict()) for r in result)
-    if code_of:
+        found.extend(_Existing(**r._asdict()) for r in result)
+    if household_ids:
         result = await session.execute(
             select(*columns).where(
                 status_periods.c.person_id.is_(None),
-                _among(session, status_periods.c.household_id, list(code_of)),
+                _among(session, status_periods.c.household_id, household_ids),
             )
         )
-        found_periods.extend(_Existing(**r._asdict()) for r in result)
-    for period in found_periods:
+        found.extend(_Existing(**r._asdict()) for r in result)
+    return found
+
+
+def _index_periods(
+    periods: list[_Existing], number_of: dict[int, str], code_of: dict[int, str]
+) -> tuple[dict[PeriodKey, _Existing], dict[GroupKey, list[_Existing]]]:
+    """Registered periods by the file's period key, and grouped by (subject, category)."""
+    by_key: dict[PeriodKey, _Existing] = {}
+    by_group: dict[GroupKey, list[_Existing]] = defaultdict(list)
+    for period in periods:
         owner: SubjectKind
         if period.person_id is not None:
             owner, subject = "p", number_of[period.person_id]
         else:
             owner, subject = "h", code_of[period.household_id]
-        existing_periods[(owner, subject, period.category, period.effective_from)] = period
-        groups[(owner, subject, period.category)].append(period)
+        by_key[(owner, subject, period.category, period.effective_from)] = period
+        by_group[(owner, subject, period.category)].append(period)
+    return by_key, by_group
 
-    touched: set[GroupKey] = set()
+
+def _plan_periods(
+    plan: _Plan, period_rows: dict[PeriodKey, ImportRow], registered: dict[PeriodKey, _Existing]
+) -> tuple[dict[int, date], set[GroupKey], list[RowError]]:
+    """New periods and closures of open ones into ``plan``; a period the registry ended on
+    another date is a conflict. Returns the closing dates by period id and the
+    (subject, category) groups that changed, for the overlap check."""
     closing: dict[int, date] = {}
+    touched: set[GroupKey] = set()
+    errors: list[RowError] = []
     for key, row in period_rows.items():
-        existing = existing_periods.get(key)
+        existing = registered.get(key)
         if existing is None:
             plan.new_periods.append((key, row))
             touched.add(key[:3])
@@ -333,16 +384,27 @@ async def _plan(session: AsyncSession, rows: list[ImportRow]) -> tuple[_Plan, li
                     f"{existing.effective_to.isoformat()}; an import does not rewrite history",
                 )
             )
+    return closing, touched, errors
 
-    # No two periods of one category may overlap for the same person or household.
+
+def _overlap_errors(
+    plan: _Plan,
+    registered: dict[GroupKey, list[_Existing]],
+    closing: dict[int, date],
+    touched: set[GroupKey],
+) -> list[RowError]:
+    """No two periods of one category may overlap for the same person or household: each
+    changed group is checked with the registered periods (as closed by the file) and the new
+    ones."""
     new_by_group: dict[GroupKey, list[ImportRow]] = defaultdict(list)
     for key, row in plan.new_periods:
         new_by_group[key[:3]].append(row)
     closing_lines = {existing.id: row.line for existing, row in plan.closures}
+    errors: list[RowError] = []
     for group in touched:
         intervals = [
             Interval(p.effective_from, closing.get(p.id, p.effective_to), closing_lines.get(p.id))
-            for p in groups.get(group, [])
+            for p in registered.get(group, [])
         ]
         intervals.extend(
             Interval(r.effective_from, r.effective_to, r.line)
@@ -350,7 +412,7 @@ async def _plan(session: AsyncSession, rows: list[ImportRow]) -> tuple[_Plan, li
             if r.effective_from is not None
         )
         errors.extend(overlaps(group[2], intervals))
-    return plan, errors
+    return errors
 
 
 async def _apply(

@@ -1,9 +1,11 @@
 """Client of the registry service: a person's poverty / assistance categories on a date.
 
-One small class around a shared ``httpx.AsyncClient`` (built in the app's lifespan): timeouts,
-one retry on connection errors, answers (including "not registered") cached per person for a
-TTL and reused for any date inside the span the registry says they hold for, and
-every transport failure or 5xx mapped to :class:`RegistryUnavailable` (503 with Retry-After).
+One small class around a shared ``httpx.AsyncClient`` (built in the app's lifespan over
+:func:`default_transport`, httpx's own connection pool): timeouts, one retry on connection
+errors, answers (including "not registered") cached per person for a TTL and reused for any
+date inside the span the registry says they hold for, answers larger than ``max_answer_bytes``
+refused, and every transport failure or 5xx mapped to :class:`RegistryUnavailable` (503 with
+Retry-After).
 """
 
 from __future__ import annotations
@@ -24,6 +26,31 @@ from shared.idnumber import mask_id_number
 from shared.observability import record_registry_call
 
 log = logging.getLogger("settlement.registry")
+
+MAX_ANSWER_BYTES = 64 * 1024
+"""Largest registry answer the client reads (an eligibility answer is under 1 KiB)."""
+
+REGISTRY_LIMITS = httpx.Limits(
+    max_connections=32, max_keepalive_connections=32, keepalive_expiry=4.0
+)
+"""The registry connection pool of one settlement process: up to 32 requests in flight (more
+than the settles a process has in flight: its store pool holds 20 connections by default; any
+beyond wait for a free connection, within the request's timeout), every connection kept for
+reuse while idle for under 4 s (below uvicorn's 5 s keep-alive, so the registry rarely closes
+one the client is about to reuse). httpcore's pool does work per request that grows with its
+number of connections, so a larger pool costs CPU on every call."""
+
+
+def default_transport(
+    *, limits: httpx.Limits = REGISTRY_LIMITS, retries: int = 1
+) -> httpx.AsyncHTTPTransport:
+    """httpx's HTTP/1.1 transport with the registry's pool limits; ``retries`` is how many
+    times a failed connection attempt (refused, unreachable, timed out) is made again."""
+    return httpx.AsyncHTTPTransport(limits=limits, retries=retries)
+
+
+class _AnswerTooLarge(Exception):
+    """The registry's answer is larger than the client reads."""
 
 
 class RegistryUnavailable(ServiceUnavailable):
@@ -94,6 +121,7 @@ class RegistryClient:
         timeout_s: float = 5.0,
         retry_after_s: int = 5,
         max_entries: int = 10_000,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
@@ -106,13 +134,11 @@ class RegistryClient:
             self._headers["Authorization"] = f"Bearer {token}"
         self._retry_after_s = retry_after_s
         self._max_entries = max_entries
+        self._max_answer_bytes = max_answer_bytes
         self._clock = clock
         # Per person: (expires at, entry).
         self._cache: OrderedDict[str, tuple[float, _Entry]] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[_Entry]] = {}
-
-    def clear_cache(self) -> None:
-        self._cache.clear()
 
     async def eligibility(
         self, id_number: str, on: date, *, request_id: str | None = None
@@ -178,15 +204,17 @@ class RegistryClient:
             extensions={"timeout": self._timeout},
         )
         masked = mask_id_number(id_number)
-        response: httpx.Response | None = None
+        status: int | None = None
+        body = b""
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                response = await self._http.send(request)
+                status, body = await self._get(request)
                 break
             except self._RETRYABLE as exc:
                 record_registry_call("unavailable", time.perf_counter() - started)
-                if attempt == 2:
+                # The transport has already made a timed-out connection attempt twice.
+                if attempt == 2 or isinstance(exc, httpx.ConnectTimeout):
                     raise self._unavailable(f"cannot connect ({type(exc).__name__})") from exc
                 log.warning("registry connection failed for %s, retrying once: %r", masked, exc)
             except httpx.TimeoutException as exc:
@@ -195,28 +223,57 @@ class RegistryClient:
             except httpx.HTTPError as exc:
                 record_registry_call("error", time.perf_counter() - started)
                 raise self._unavailable(f"request failed ({type(exc).__name__})") from exc
-        assert response is not None
+            except _AnswerTooLarge as exc:
+                record_registry_call("error", time.perf_counter() - started)
+                log.error("registry answer for %s is over %d bytes", masked, self._max_answer_bytes)
+                raise self._unavailable(
+                    f"sent an answer larger than {self._max_answer_bytes} bytes"
+                ) from exc
+        assert status is not None
         elapsed = time.perf_counter() - started
-        if response.status_code == 404:
+        if status == 404:
             record_registry_call("not_found", elapsed)
             return None
-        if response.status_code != 200:
-            record_registry_call("unavailable" if response.status_code >= 500 else "error", elapsed)
-            log.error("registry answered %s for %s", response.status_code, masked)
-            raise self._unavailable(f"answered HTTP {response.status_code}")
+        if status != 200:
+            record_registry_call("unavailable" if status >= 500 else "error", elapsed)
+            log.error("registry answered %s for %s", status, masked)
+            raise self._unavailable(f"answered HTTP {status}")
         record_registry_call("ok", elapsed)
         try:
-            return Eligibility.model_validate_json(response.content)
+            return Eligibility.model_validate_json(body)
         except ValidationError as exc:
             raise self._unavailable("sent an answer that could not be read") from exc
 
+    async def _get(self, request: httpx.Request) -> tuple[int, bytes]:
+        """The status and body of the answer to ``request``; an answer that says or turns out
+        to be larger than ``max_answer_bytes`` raises :class:`_AnswerTooLarge` as soon as that
+        is known, and the connection is dropped instead of being read to the end."""
+        limit = self._max_answer_bytes
+        response = await self._http.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _AnswerTooLarge
+            body = b""
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise _AnswerTooLarge
+            return response.status_code, body
+        finally:
+            await response.aclose()
+
     async def ping(self) -> None:
         """Readiness: the registry answers its own readiness probe; raises otherwise."""
-        response = await self._http.get(
-            f"{self._base_url}/readyz", timeout=httpx.Timeout(2.0, connect=1.0)
+        request = self._http.build_request(
+            "GET", f"{self._base_url}/readyz", timeout=httpx.Timeout(2.0, connect=1.0)
         )
-        if response.status_code != 200:
-            raise self._unavailable(f"is not ready (HTTP {response.status_code})")
+        try:
+            status, _ = await self._get(request)
+        except _AnswerTooLarge:
+            raise self._unavailable("is not ready (answer too large)") from None
+        if status != 200:
+            raise self._unavailable(f"is not ready (HTTP {status})")
 
     def _unavailable(self, why: str) -> RegistryUnavailable:
         return RegistryUnavailable(
