@@ -213,5 +213,8 @@ def test_remaining_limits() -> None:
         ("640100", None, D("0.00"), None, None),
     ]
     none_limits = remaining_limits(P2020, aid_class="none", totals=totals)
-    assert [x.fund_pay_type for x in none_limits] == ["390100", "390100", "390200"]
+    # Medical assistance does not serve class none, but it paid this person this year (the
+    # class changed): its payments stay visible, with nothing more to pay (issue 11 part 5).
+    assert [x.fund_pay_type for x in none_limits] == ["390100", "390100", "390200", "610100"]
     assert none_limits[2].remaining == D("399000.00")
+    assert (none_limits[3].paid_this_year, none_limits[3].remaining) == (D("500.00"), D("0"))

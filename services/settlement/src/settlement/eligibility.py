@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from settlement.accumulators.repository import AdmissionFacts
 from settlement.engine import NoPolicyInForce, Policy, PolicySet
+from settlement.inputs import AdmissionFacts
 from settlement.registry_client import Eligibility as RegistryEligibility
 from settlement.registry_client import RegistryClient, RegistryUnavailable
 from shared.errors import Conflict, Unprocessable

@@ -51,10 +51,8 @@ class AdmissionService:
         )
         aid_class = cast(Any, row.aid_class)
         async with self.db.read() as conn:
-            person_year = await accumulators.person_year(
-                conn, row.id_number, row.admitted_on.year, on=row.admitted_on, lock=False
-            )
-        limits = remaining_limits(policy, aid_class=aid_class, totals=person_year.totals)
+            totals = await accumulators.totals(conn, row.id_number, row.admitted_on.year)
+        limits = remaining_limits(policy, aid_class=aid_class, totals=totals)
         return AdmissionOut(
             hospital_code=hospital.code,
             visit_id=row.visit_id,

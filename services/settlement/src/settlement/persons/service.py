@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, cast
 
-from settlement.accumulators import repository as accumulators
 from settlement.database import Database
 from settlement.eligibility import EligibilityService
 from settlement.engine import remaining_limits, to_be_absorbed
 from settlement.grants import repository as grants
 from settlement.grants.service import grant_out
 from settlement.hospitals.repository import HospitalRef
+from settlement.inputs import person_year
 from settlement.persons.schemas import AccumulatorsOut
 from settlement.schemas import limits_out
 from settlement.settlements import repository as bills
@@ -59,9 +59,9 @@ class PersonService:
         answer = await self.eligibility.on_date(id_number, on, request_id)
         aid_class = policy.aid_class_for(answer.categories)
         async with self.db.read() as conn:
-            person_year = await accumulators.person_year(conn, id_number, year, on=on, lock=False)
+            year_inputs = await person_year(conn, id_number, year, on=on, lock=False)
             person_grants = await grants.for_person(conn, id_number)
-        limits = remaining_limits(policy, aid_class=aid_class, totals=person_year.totals)
+        limits = remaining_limits(policy, aid_class=aid_class, totals=year_inputs.totals)
         return AccumulatorsOut(
             id_number_masked=mask_id_number(id_number),
             year=year,
@@ -70,9 +70,9 @@ class PersonService:
             categories=list(answer.categories),
             registered=answer.answer is not None,
             policy_version=policy.version,
-            settled_bills=person_year.bills,
+            settled_bills=year_inputs.bills,
             funds=limits_out(limits),
-            to_be_absorbed=to_be_absorbed(policy, aid_class=aid_class, totals=person_year.totals),
-            totals={k: money_str(v) for k, v in sorted(person_year.totals.items())},
+            to_be_absorbed=to_be_absorbed(policy, aid_class=aid_class, totals=year_inputs.totals),
+            totals={k: money_str(v) for k, v in sorted(year_inputs.totals.items())},
             grants=[grant_out(g) for g in person_grants],
         )

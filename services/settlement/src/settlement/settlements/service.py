@@ -2,7 +2,7 @@
 
 The registry is asked first (cached; outside any transaction). Then a settle is one
 transaction: read the person-year under its lock (running totals, the visit's admission
-record, open grants — :func:`settlement.accumulators.repository.person_year`, the same read
+record, open grants — :func:`settlement.inputs.person_year`, the same read
 a preview makes without the lock), compute the bill, write the bill, its fund rows, the moved
 totals, the audit record and the grant draws, commit. The ``Idempotency-Key`` and "one
 settled bill per visit" are unique indexes, so a retry that races the original can never
@@ -22,7 +22,6 @@ from typing import Any, cast
 from pydantic import TypeAdapter
 
 from settlement.accumulators import repository as accumulators
-from settlement.accumulators.repository import PersonYear
 from settlement.audit.repository import append_row, audit_row
 from settlement.database import AnyRow, Conn, Database, dump_json, load_totals, utcnow
 from settlement.eligibility import EligibilityService, RegistryAnswer, UsedEligibility
@@ -41,6 +40,7 @@ from settlement.fee_details import repository as fee_details
 from settlement.grants import repository as grants
 from settlement.hospitals.repository import HospitalRef
 from settlement.hospitals.repository import by_id as hospital_by_id
+from settlement.inputs import PersonYear, person_year
 from settlement.registry_client import RegistryUnavailable
 from settlement.settlements import repository
 from settlement.settlements.answers import bill_out
@@ -228,7 +228,7 @@ class SettlementService:
         self, conn: Conn, hospital: HospitalRef, req: SettleRequest, *, lock: bool
     ) -> PersonYear:
         bill_date = req.visit.bill_date
-        return await accumulators.person_year(
+        return await person_year(
             conn,
             req.patient.id_number,
             bill_date.year,
@@ -588,7 +588,7 @@ class SettlementService:
                 raise NotFound(f"No bill {setl_id} at this hospital.")
             if head.status == SETTLED:
                 # The person-year first, then the bill: the order every writer locks in.
-                inputs = await accumulators.person_year(
+                inputs = await person_year(
                     conn, head.id_number, head.acc_year, on=head.discharged_on, lock=True
                 )
                 row = await repository.get(conn, setl_id, hospital.id, for_update=True)
