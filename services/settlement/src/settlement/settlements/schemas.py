@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -30,6 +30,7 @@ from settlement.schemas import (
     _no_control,
 )
 from shared.money import Money, decimal_parser, parse_money
+from shared.timestamps import Timestamp
 
 MAX_ITEMS = 2000
 """Fee items sent in one request. A stay with more uploads its lines in batches
@@ -307,7 +308,7 @@ class ReversalOut(BaseModel):
     of the bill's. The bill keeps its own date and amounts."""
 
     setl_id: str
-    setl_time: datetime
+    setl_time: Timestamp
     setl_date: date
     refd_setl_flag: Literal[1] = 1
 
@@ -333,8 +334,8 @@ class BillOut(BaseModel):
     admitted_on: date
     discharged_on: date
     diagnoses: list[str]
-    setl_time: datetime | None
-    revoked_at: datetime | None
+    setl_time: Timestamp | None
+    revoked_at: Timestamp | None
     policy_version: str
     hospital_level: int
     patient: PatientOut
