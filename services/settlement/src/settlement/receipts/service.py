@@ -117,3 +117,10 @@ def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
         level_label=LEVEL_LABELS.get(hospital.level, str(hospital.level)),
         item_category_labels=vocabulary.ITEM_CATEGORY_LABELS,
     )
+
+
+def render_link_refused(*, bill_missing: bool = False) -> str:
+    """The small page (Chinese, with an English line) a receipt link answers when it opens
+    nothing: the link is not valid (missing, altered, expired, another bill's token), or,
+    with ``bill_missing``, its bill does not exist."""
+    return _environment().get_template("link_refused.html").render(bill_missing=bill_missing)

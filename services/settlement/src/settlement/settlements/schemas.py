@@ -299,6 +299,8 @@ _EXAMPLE_BILL: dict[str, Any] = {
     "trace": [{"step": "scope", "medfee_sumamt": "2100.00"}],
     "refd_setl_flag": 0,
     "reversal": None,
+    "receipt_url": "https://medaid.example.org/v1/receipts/S20260312083015123456a1b2c3"
+    "?token=1773361815.Vb1Jq0Zb2c9VQm3hH0zq8e8o3sGzq2bA9rOqgBfC3Lk",
 }
 
 
@@ -356,6 +358,14 @@ class BillOut(BaseModel):
     setl_date: date | None = None
     refd_setl_flag: Literal[0] = 0
     reversal: ReversalOut | None = None
+    receipt_url: str | None = Field(
+        default=None,
+        description="A link that opens this bill's printable receipt in a browser without a "
+        "Bearer header (`GET /v1/receipts/{setl_id}?token=…`), for `SETTLEMENT_RECEIPT_TTL_S` "
+        "seconds (24 h by default) from this answer, and nothing else. Absolute under "
+        "`SETTLEMENT_PUBLIC_URL` when that is set, else a path from the service's root. A "
+        "preview has none.",
+    )
 
 
 class BillPage(BaseModel):
