@@ -116,6 +116,7 @@ def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
         visit_type_label=VISIT_TYPE_LABELS.get(bill.visit_type, bill.visit_type),
         level_label=LEVEL_LABELS.get(hospital.level, str(hospital.level)),
         item_category_labels=vocabulary.ITEM_CATEGORY_LABELS,
+        diagnoses=bill.diagnoses_detail,
     )
 
 

@@ -190,13 +190,18 @@ def bill_values(
         "registered": elig.registered,
         "eligibility_on": elig.on,
         "eligibility_source": elig.source,
-        "diagnoses": list(visit.diagnoses),
+        "diagnoses": visit.diagnosis_codes,
+        "diagnosis_names": visit.diagnosis_names,
         "trace": [dict(step) for step in bill.trace],
         **bill.as_setlinfo(),
     }
 
 
 _JSON_COLUMNS = ("categories", "diagnoses", "trace")
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else dump_json(value)
 
 
 class SettlementService:
@@ -373,6 +378,7 @@ class SettlementService:
             row = {
                 **values,
                 **{name: dump_json(values[name]) for name in _JSON_COLUMNS},
+                "diagnosis_names": _json_or_none(values["diagnosis_names"]),
                 "idempotency_key": idempotency_key,
                 "request_hash": fingerprint,
                 "items": _ITEMS_JSON.dump_json(items, exclude_none=True).decode(),
