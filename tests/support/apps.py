@@ -24,6 +24,8 @@ REGISTRY_URL = "http://registry.invalid"
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
 )
+LINK_PATHS = frozenset({"/v1/receipts/{setl_id}"})
+"""Pages a browser opens with a signed link (``?token=``) instead of a Bearer token."""
 
 
 def database(factory: DatabaseFactory, label: str) -> str:
