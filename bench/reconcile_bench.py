@@ -134,6 +134,7 @@ async def run(url: str, bills: int, runs: int) -> dict[str, float]:
         database_url=url,
         admin_token=ADMIN_TOKEN,
         registry_token="bench-registry-token-0123456789",
+        receipt_secret="bench-receipt-secret-0123456789",
         max_body_bytes=64 * 1024 * 1024,
     )
     app = create_app(settings)

@@ -79,6 +79,7 @@ async def measure(url: str, runs: int) -> dict[str, float]:
         database_url=url,
         admin_token=ADMIN_TOKEN,
         registry_token="bench-registry-token-0123456789",
+        receipt_secret="bench-receipt-secret-0123456789",
     )
     app = create_app(settings)
     best: dict[str, float] = {}

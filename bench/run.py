@@ -576,6 +576,7 @@ class Bench:
             "SETTLEMENT_ADMIN_TOKEN": self.admin_token,
             "SETTLEMENT_REGISTRY_URL": self.registry.base_url,
             "SETTLEMENT_REGISTRY_TOKEN": read_token,
+            "SETTLEMENT_RECEIPT_SECRET": "bench-receipt-secret-0123456789",
             "SETTLEMENT_LOG_LEVEL": "WARNING",
         }
         self.settlement_db_name = self.databases[-1]

@@ -117,7 +117,8 @@ def _settlement_hints(service: Service) -> list[str]:
         f"  curl -s -X POST {hospital} -H 'Idempotency-Key: demo-0001' \\",
         f"       -H 'Content-Type: application/json' {service.url}/v1/settlements \\",
         f"       -d '{DEMO_BILL}'",
-        "  # the printable receipt (setl_id from the answer above), the patient's totals",
+        "  # the printable receipt: open the answer's receipt_url in a browser (no key needed,",
+        "  # valid 24 h), or fetch it with the key (setl_id from the answer); the patient's totals",
         f"  curl -s {hospital} {service.url}/v1/settlements/<setl_id>/receipt > receipt.html",
         f"  curl -s {hospital} {service.url}/v1/persons/{DEMO_POOR}/accumulators",
     ]
@@ -150,6 +151,8 @@ def services(ports: dict[str, int], var: Path = VAR) -> list[Service]:
                 "SETTLEMENT_ADMIN_TOKEN": SETTLEMENT_ADMIN_TOKEN,
                 "SETTLEMENT_REGISTRY_URL": f"http://{HOST}:{ports['registry']}",
                 "SETTLEMENT_REGISTRY_TOKEN": REGISTRY_READ_TOKEN,
+                # Receipt links (a bill's receipt_url) open in a browser on this machine.
+                "SETTLEMENT_PUBLIC_URL": f"http://{HOST}:{ports['settlement']}",
             },
             setup=(("migrate",), ("seed-demo",)),
             hints=_settlement_hints,

@@ -315,6 +315,7 @@ def test_compose_services_settle_a_bill(stack: Stack) -> None:
         "REGISTRY_ADMIN_TOKEN": env["REGISTRY_ADMIN_TOKEN"],
         "REGISTRY_READ_TOKEN": env["REGISTRY_READ_TOKEN"],
         "SETTLEMENT_ADMIN_TOKEN": env["SETTLEMENT_ADMIN_TOKEN"],
+        "SETTLEMENT_RECEIPT_SECRET": env["SETTLEMENT_RECEIPT_SECRET"],
         "POSTGRES_PASSWORD": env["POSTGRES_PASSWORD"],
     }
     records: dict[str, list[dict[str, Any]]] = {}

@@ -113,10 +113,17 @@ def test_the_readme_walkthrough_runs(stack: Stack, tmp_path: Path) -> None:
     settled = json.loads((work / "settled.json").read_text(encoding="utf-8"))
     assert settled["status"] == "settled"
     assert settled["patient"]["aid_class"] == "key"
-    assert "一站式结算单" in (work / "receipt.html").read_text(encoding="utf-8")
+    receipt = (work / "receipt.html").read_text(encoding="utf-8")
+    assert "一站式结算单" in receipt
+    assert "I21.9 急性心肌梗死" in receipt  # the diagnosis with its name
+    # The receipt link, opened without a key, gives the same receipt.
+    assert settled["receipt_url"].startswith(f"http://127.0.0.1:{stack.ports['settlement']}/")
+    assert (work / "receipt-link.html").read_text(encoding="utf-8") == receipt
     for words in (
         '"deposit_free":true',  # admission
         '"status":"preview"',  # pre-settle
+        '"admitted_on":"2026-03-20","discharged_on":"2026-03-20"',  # outpatient visit_date
+        '"diagnoses_detail":[{"code":"I21.9","name":"急性心肌梗死"}',  # names in the answer
         f'"setl_id":"{settled["setl_id"]}"',  # query
         '"candidate_version":"2027-draft"',  # what-if
         '"name":"淄博市临淄区"',  # report by region, with the name

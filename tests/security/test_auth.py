@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from tests.security.conftest import Service
-from tests.support.apps import PUBLIC_PATHS, WRONG_TOKEN, fill_path, iter_routes
+from tests.support.apps import LINK_PATHS, PUBLIC_PATHS, WRONG_TOKEN, fill_path, iter_routes
 from tests.support.processes import REPO_ROOT
 
 
 def protected_routes(app: Any) -> list[tuple[str, str]]:
     out = []
     for path, methods in iter_routes(app):
-        if path in PUBLIC_PATHS or "login" in path:  # a login form is how a token is given
-            continue
+        if path in PUBLIC_PATHS or path in LINK_PATHS or "login" in path:
+            continue  # a login form is how a token is given; links are checked below
         out.extend((m, path) for m in sorted(methods) if m not in ("HEAD", "OPTIONS"))
     return out
 
@@ -52,6 +52,29 @@ async def test_every_endpoint_refuses_a_missing_or_wrong_token(
         if not refused(response):
             let_through.append(f"{method} {path} → {response.status_code}")
     assert not let_through, let_through
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, f"Bearer {WRONG_TOKEN}", "Bearer", f"Basic {WRONG_TOKEN}"],
+    ids=["missing", "wrong", "empty", "basic"],
+)
+@pytest.mark.parametrize("token", [None, "", "1.x", f"9999999999.{'A' * 43}"])
+async def test_link_pages_refuse_a_missing_or_wrong_link_token(
+    service: tuple[str, Service], authorization: str | None, token: str | None
+) -> None:
+    """Pages opened by a signed link (a bill's ``receipt_url``) refuse anything but that
+    link's token, whatever Authorization header comes with it: a 403 page."""
+    target = service[1]
+    paths = [path for path, _ in iter_routes(target.app) if path in LINK_PATHS]
+    if service[0] == "settlement":
+        assert paths, "the receipt link route is gone"
+    headers = {"Authorization": authorization} if authorization else {}
+    for path in paths:
+        params = {} if token is None else {"token": token}
+        response = await target.client.get(fill_path(path), params=params, headers=headers)
+        assert response.status_code == 403, (path, response.status_code)
+        assert response.headers["content-type"].startswith("text/html")
 
 
 async def test_public_endpoints_answer_without_a_token(service: tuple[str, Service]) -> None:

@@ -25,6 +25,7 @@ from shared.idnumber import check_character, mask_id_number
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 REGISTRY_TOKEN = "test-registry-token-0123456789abcdef"
+RECEIPT_SECRET = "test-receipt-secret-0123456789abcdef"
 REGISTRY_URL = "http://registry.test"
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres")]
 
@@ -55,6 +56,7 @@ def settings_for(url: str, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "registry_url": REGISTRY_URL,
         "registry_token": REGISTRY_TOKEN,
+        "receipt_secret": RECEIPT_SECRET,
         "eligibility_ttl_s": 0,
         "hospital_cache_ttl_s": 30,
     }
@@ -398,3 +400,12 @@ async def settle(
 
 
 HERE = Path(__file__).parent
+
+
+def without_link(bill: dict[str, Any]) -> dict[str, Any]:
+    """A bill answer without its ``receipt_url``: each answer carries a fresh link (its own
+    expiry), so two answers for one bill are equal apart from it. The link itself must name
+    the bill."""
+    url = bill.get("receipt_url")
+    assert url is None or f"/v1/receipts/{bill['setl_id']}?token=" in url, url
+    return {k: v for k, v in bill.items() if k != "receipt_url"}

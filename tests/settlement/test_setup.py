@@ -15,44 +15,68 @@ from typer.testing import CliRunner
 
 from settlement.app import create_app
 from settlement.cli import app as cli
-from settlement.config import DEV_ADMIN_TOKEN, Settings
+from settlement.config import DEV_ADMIN_TOKEN, DEV_RECEIPT_SECRET, Settings
 from settlement.database import Database
 from settlement.engine import PolicyError
 from settlement.models import metadata
 from tests.settlement.conftest import (
     ADMIN_TOKEN,
     BACKENDS,
+    RECEIPT_SECRET,
     REGISTRY_TOKEN,
     Service,
     migrate,
     settings_for,
 )
 
-SECURE = {"admin_token": ADMIN_TOKEN, "registry_token": REGISTRY_TOKEN}
+SECURE = {
+    "admin_token": ADMIN_TOKEN,
+    "registry_token": REGISTRY_TOKEN,
+    "receipt_secret": RECEIPT_SECRET,
+}
 
 
 @pytest.mark.parametrize(
-    "tokens",
+    ("tokens", "named"),
     [
-        {},
-        {"admin_token": ADMIN_TOKEN},
-        {"admin_token": "short", "registry_token": REGISTRY_TOKEN},
-        {"admin_token": "dev-settlement-admin-token", "registry_token": REGISTRY_TOKEN},
-        {"admin_token": ADMIN_TOKEN, "registry_token": "dev-registry-read-token"},
+        ({}, "SETTLEMENT_ADMIN_TOKEN"),
+        ({**SECURE, "registry_token": None}, "SETTLEMENT_REGISTRY_TOKEN"),
+        ({**SECURE, "admin_token": "short"}, "SETTLEMENT_ADMIN_TOKEN"),
+        ({**SECURE, "admin_token": "dev-settlement-admin-token"}, "SETTLEMENT_ADMIN_TOKEN"),
+        ({**SECURE, "registry_token": "dev-registry-read-token"}, "SETTLEMENT_REGISTRY_TOKEN"),
+        ({**SECURE, "receipt_secret": None}, "SETTLEMENT_RECEIPT_SECRET"),
+        ({**SECURE, "receipt_secret": "short-secret"}, "SETTLEMENT_RECEIPT_SECRET"),
+        ({**SECURE, "receipt_secret": DEV_RECEIPT_SECRET}, "SETTLEMENT_RECEIPT_SECRET"),
     ],
 )
 @pytest.mark.parametrize("env", ["prod", "test"])
 def test_settings_refuse_missing_or_demo_tokens_outside_dev(
-    env: str, tokens: dict[str, str]
+    env: str, tokens: dict[str, str | None], named: str
 ) -> None:
-    with pytest.raises(ValidationError, match="SETTLEMENT_"):
+    with pytest.raises(ValidationError, match=named):
         Settings(env=env, **tokens)  # type: ignore[arg-type]
+
+
+def test_settings_accept_secure_tokens_and_check_the_public_url() -> None:
+    settings = Settings(env="prod", database_url="sqlite://", **SECURE)
+    assert settings.receipt_secret == RECEIPT_SECRET
+    assert settings.receipt_ttl_s == 24 * 3600
+    assert settings.public_url is None
+    given = Settings(env="prod", **SECURE, public_url="https://medaid.example.org/api/")
+    assert given.public_url == "https://medaid.example.org/api"
+    for bad in ("ftp://medaid.example.org", "medaid.example.org", "https://x.org/?a=1"):
+        with pytest.raises(ValidationError, match="SETTLEMENT_PUBLIC_URL"):
+            Settings(env="prod", **SECURE, public_url=bad)
+    with pytest.raises(ValidationError, match="receipt_ttl_s"):
+        Settings(env="prod", **SECURE, receipt_ttl_s=10)
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SETTLEMENT_ENV", "prod")
     monkeypatch.setenv("SETTLEMENT_ADMIN_TOKEN", ADMIN_TOKEN)
     monkeypatch.setenv("SETTLEMENT_REGISTRY_TOKEN", REGISTRY_TOKEN)
+    monkeypatch.setenv("SETTLEMENT_RECEIPT_SECRET", RECEIPT_SECRET)
+    monkeypatch.setenv("SETTLEMENT_RECEIPT_TTL_S", "3600")
     monkeypatch.setenv("SETTLEMENT_REGISTRY_URL", "http://registry.internal:8001")
     monkeypatch.setenv("SETTLEMENT_POLICY_DIR", str(tmp_path))
     monkeypatch.setenv("SETTLEMENT_ELIGIBILITY_TTL_S", "15")
@@ -60,6 +84,8 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert settings.registry_url == "http://registry.internal:8001"
     assert settings.policy_dir == tmp_path
     assert settings.eligibility_ttl_s == 15
+    assert settings.receipt_secret == RECEIPT_SECRET
+    assert settings.receipt_ttl_s == 3600
     assert settings.database_url == "sqlite:///./var/settlement.db"
 
 
@@ -67,6 +93,7 @@ def test_dev_settings_have_demo_tokens() -> None:
     settings = Settings(env="dev")
     assert settings.admin_token == DEV_ADMIN_TOKEN
     assert settings.registry_token
+    assert settings.receipt_secret == DEV_RECEIPT_SECRET
 
 
 async def test_a_bad_policy_stops_start_up(tmp_path: Path) -> None:

@@ -17,12 +17,15 @@ from tests.support.processes import run_cli
 REGISTRY_ADMIN_TOKEN = "registry-admin-token-for-tests-0001"
 REGISTRY_READ_TOKEN = "registry-read-token-for-tests-0002"
 SETTLEMENT_ADMIN_TOKEN = "settlement-admin-token-for-tests-0003"
+SETTLEMENT_RECEIPT_SECRET = "settlement-receipt-secret-for-tests-0004"
 WRONG_TOKEN = "this-token-is-not-known-anywhere-0004"
 REGISTRY_URL = "http://registry.invalid"
 
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
 )
+LINK_PATHS = frozenset({"/v1/receipts/{setl_id}"})
+"""Pages a browser opens with a signed link (``?token=``) instead of a Bearer token."""
 
 
 def database(factory: DatabaseFactory, label: str) -> str:
@@ -47,6 +50,7 @@ def settlement_env(url: str, **extra: str) -> dict[str, str]:
         "SETTLEMENT_ADMIN_TOKEN": SETTLEMENT_ADMIN_TOKEN,
         "SETTLEMENT_REGISTRY_URL": REGISTRY_URL,
         "SETTLEMENT_REGISTRY_TOKEN": REGISTRY_READ_TOKEN,
+        "SETTLEMENT_RECEIPT_SECRET": SETTLEMENT_RECEIPT_SECRET,
         **extra,
     }
 

@@ -91,6 +91,7 @@ def running_stack(
         "SETTLEMENT_ADMIN_TOKEN": admin_token,
         "SETTLEMENT_REGISTRY_URL": registry.base_url,
         "SETTLEMENT_REGISTRY_TOKEN": read_token,
+        "SETTLEMENT_RECEIPT_SECRET": secrets.token_urlsafe(32),
         "SETTLEMENT_REGISTRY_TIMEOUT_S": "2",
         "SETTLEMENT_LOG_LEVEL": "WARNING",
         **(settlement_env or {}),

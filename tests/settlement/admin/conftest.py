@@ -23,6 +23,7 @@ from tests.support.data import id_number, inpatient_items
 
 ADMIN_TOKEN = "admin-side-admin-token-0123456789"
 REGISTRY_TOKEN = "admin-side-registry-token-012345"
+RECEIPT_SECRET = "admin-side-receipt-secret-012345"
 REGISTRY_URL = "http://registry.admin.test"
 LOCAL_OFFSET = timedelta(hours=8)
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres")]
@@ -54,6 +55,7 @@ def settings_for(url: str, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "registry_url": REGISTRY_URL,
         "registry_token": REGISTRY_TOKEN,
+        "receipt_secret": RECEIPT_SECRET,
         "eligibility_ttl_s": 0,
     }
     values.update(overrides)
@@ -68,6 +70,7 @@ def settings_env(url: str) -> dict[str, str]:
         "SETTLEMENT_ADMIN_TOKEN": ADMIN_TOKEN,
         "SETTLEMENT_REGISTRY_URL": REGISTRY_URL,
         "SETTLEMENT_REGISTRY_TOKEN": REGISTRY_TOKEN,
+        "SETTLEMENT_RECEIPT_SECRET": RECEIPT_SECRET,
     }
 
 

@@ -40,6 +40,8 @@ def _set(path: str, value: Any) -> Any:
 
 
 _DELETE = object()
+OUTPATIENT: dict[str, Any] = {"visit_id": "MZ-VALIDATION", "type": "outpatient"}
+"""An outpatient visit without dates (the cases add them)."""
 
 CASES: list[tuple[str, Any, str]] = [
     ("missing patient", _set("patient", _DELETE), "patient"),
@@ -68,6 +70,68 @@ CASES: list[tuple[str, Any, str]] = [
     ("inpatient without discharge", _set("visit.discharged_on", _DELETE), "visit.discharged_on"),
     ("bad diagnosis", _set("visit.diagnoses", ["not a code"]), "visit.diagnoses[0]"),
     ("too many diagnoses", _set("visit.diagnoses", ["J18.9"] * 51), "visit.diagnoses"),
+    (
+        "bad code in a diagnosis object",
+        _set("visit.diagnoses", [{"code": "xx", "name": "肺炎"}]),
+        "visit.diagnoses[0].code",
+    ),
+    (
+        "diagnosis object without a code",
+        _set("visit.diagnoses", [{"name": "肺炎"}]),
+        "visit.diagnoses[0].code",
+    ),
+    (
+        "blank diagnosis name",
+        _set("visit.diagnoses", [{"code": "J18.9", "name": "  "}]),
+        "visit.diagnoses[0].name",
+    ),
+    (
+        "long diagnosis name",
+        _set("visit.diagnoses", [{"code": "J18.9", "name": "病" * 129}]),
+        "visit.diagnoses[0].name",
+    ),
+    (
+        "control character in a diagnosis name",
+        _set("visit.diagnoses", [{"code": "J18.9", "name": "肺\n炎"}]),
+        "visit.diagnoses[0].name",
+    ),
+    (
+        "unknown member of a diagnosis",
+        _set("visit.diagnoses", [{"code": "J18.9", "nam": "肺炎"}]),
+        "visit.diagnoses[0].nam",
+    ),
+    ("diagnosis neither code nor object", _set("visit.diagnoses", [18.9]), "visit.diagnoses[0]"),
+    (
+        "bad second diagnosis of a mixed list",
+        _set("visit.diagnoses", ["J18.9", {"code": "bad", "name": "x"}]),
+        "visit.diagnoses[1].code",
+    ),
+    (
+        "visit_date on an inpatient visit",
+        _set("visit.visit_date", "2026-03-02"),
+        "visit.visit_date",
+    ),
+    (
+        "visit_date and admitted_on disagree",
+        _set("visit", {**OUTPATIENT, "admitted_on": "2026-03-01", "visit_date": "2026-03-02"}),
+        "visit.visit_date",
+    ),
+    (
+        "visit_date and discharged_on disagree",
+        _set("visit", {**OUTPATIENT, "visit_date": "2026-03-02", "discharged_on": "2026-03-03"}),
+        "visit.visit_date",
+    ),
+    (
+        "visit_date not a date",
+        _set("visit", {**OUTPATIENT, "visit_date": "2026-02-30"}),
+        "visit.visit_date",
+    ),
+    (
+        "future visit_date",
+        _set("visit", {**OUTPATIENT, "visit_date": "2999-01-01"}),
+        "visit.visit_date",
+    ),
+    ("outpatient without any date", _set("visit", OUTPATIENT), "visit.admitted_on"),
     ("missing items", _set("items", _DELETE), "items"),
     ("empty items", _set("items", []), "items"),
     ("items not a list", _set("items", {"code": "x"}), "items"),

@@ -18,6 +18,7 @@ from settlement.fee_details.router import router as fee_details_router
 from settlement.grants.router import router as grants_router
 from settlement.hospitals.router import router as hospitals_router
 from settlement.persons.router import router as persons_router
+from settlement.receipts.router import link_router as receipt_link_router
 from settlement.receipts.router import router as receipts_router
 from settlement.reconciliation.router import router as reconciliation_router
 from settlement.regions.router import router as regions_router
@@ -73,7 +74,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         policies = load_policies(settings)  # a bad policy stops start-up
-        register_secrets(settings.admin_token, settings.registry_token)
+        register_secrets(settings.admin_token, settings.registry_token, settings.receipt_secret)
         db = Database.from_url(
             settings.database_url,
             pool_size=2 * settings.db_pool_size,
@@ -127,6 +128,7 @@ def create_app(
         admissions_router,
         settlements_router,
         receipts_router,
+        receipt_link_router,
         fee_details_router,
         persons_router,
         grants_router,

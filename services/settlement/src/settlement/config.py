@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
 DEV_ADMIN_TOKEN = "dev-settlement-admin-token"
 DEV_REGISTRY_TOKEN = "dev-registry-read-token"
+DEV_RECEIPT_SECRET = "dev-settlement-receipt-secret"
 
 
 class Settings(ServiceSettings):
     """``SETTLEMENT_DATABASE_URL``, ``SETTLEMENT_ADMIN_TOKEN``, ``SETTLEMENT_REGISTRY_URL``,
     ``SETTLEMENT_REGISTRY_TOKEN``, ``SETTLEMENT_POLICY_DIR``, ``SETTLEMENT_ELIGIBILITY_TTL_S``,
-    ``SETTLEMENT_ENV`` (dev | test | prod) and the tuning knobs below."""
+    ``SETTLEMENT_RECEIPT_SECRET``, ``SETTLEMENT_ENV`` (dev | test | prod) and the tuning knobs
+    below."""
 
     model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", extra="ignore", env_file=None)
 
@@ -38,6 +41,29 @@ class Settings(ServiceSettings):
     max_reconciliation_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Body limit of ``POST /v1/reconciliations/detail`` (a 100,000-bill day is ~18 MB of
     JSON); every other request keeps ``max_body_bytes``."""
+    receipt_secret: str | None = None
+    """Key of the HMAC-SHA256 that signs a bill's ``receipt_url`` (at least 16 characters,
+    better 32 random bytes; required outside ``ENV=dev``). Changing it ends every link given
+    out so far."""
+    receipt_ttl_s: int = Field(default=24 * 3600, ge=60, le=31 * 24 * 3600)
+    """How long a ``receipt_url`` opens the receipt, in seconds from the answer that carried
+    it (default 24 h; 1 minute to 31 days)."""
+    public_url: str | None = Field(default=None, max_length=512)
+    """The service's address as browsers reach it (``https://medaid.example.org``, with a path
+    prefix if a proxy adds one): ``receipt_url`` is absolute under it. Unset, ``receipt_url``
+    is a path from the service's root (``/v1/receipts/…``)."""
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = urlsplit(value.strip())
+        if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
+            raise ValueError(
+                "SETTLEMENT_PUBLIC_URL must be an http(s) URL without query or fragment"
+            )
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _tokens(self) -> Settings:
@@ -46,8 +72,10 @@ class Settings(ServiceSettings):
                 self.admin_token = DEV_ADMIN_TOKEN
             if self.registry_token is None:
                 self.registry_token = DEV_REGISTRY_TOKEN
+            if self.receipt_secret is None:
+                self.receipt_secret = DEV_RECEIPT_SECRET
             return self
-        for name in ("admin_token", "registry_token"):
+        for name in ("admin_token", "registry_token", "receipt_secret"):
             if self.insecure_token(getattr(self, name)):
                 raise ValueError(
                     f"SETTLEMENT_{name.upper()} is missing, shorter than 16 characters or a "

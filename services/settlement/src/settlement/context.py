@@ -14,6 +14,7 @@ from settlement.fee_details.service import FeeDetailService
 from settlement.hospitals.service import HospitalAuth
 from settlement.persons.service import PersonService
 from settlement.registry_client import RegistryClient
+from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.service import SettlementService
 
 
@@ -36,7 +37,12 @@ class AppContext:
         """Every service object, each given only what it uses."""
         eligibility = EligibilityService(registry, policies)
         tz = settings.local_tz
-        settlements = SettlementService(db, eligibility, tz)
+        links = (
+            ReceiptLinks(settings.receipt_secret, settings.receipt_ttl_s, settings.public_url or "")
+            if settings.receipt_secret
+            else None
+        )
+        settlements = SettlementService(db, eligibility, tz, links)
         return cls(
             settings=settings,
             db=db,

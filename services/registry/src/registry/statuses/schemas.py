@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import (
@@ -17,6 +17,7 @@ from pydantic import (
 from registry.categories import CATEGORY_NAMES, Category, Level
 from registry.fields import NOTE_MAX, REASON_MAX, IsoDate
 from shared.idnumber import mask_id_number
+from shared.timestamps import Timestamp
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)]
 Reason = Annotated[
@@ -68,9 +69,9 @@ class StatusPublic(BaseModel):
     effective_from: date
     effective_to: date | None = Field(description="Last day (inclusive); null = open")
     note: str | None
-    recorded_at: datetime
+    recorded_at: Timestamp
     recorded_by: str
-    ended_at: datetime | None = Field(description="When the end was recorded, if it was")
+    ended_at: Timestamp | None = Field(description="When the end was recorded, if it was")
     ended_by: str | None
     end_reason: str | None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -17,6 +17,7 @@ from settlement.schemas import (
     Strict,
     VisitId,
 )
+from shared.timestamps import Timestamp
 
 
 class AdmissionVisit(Strict):
@@ -94,4 +95,4 @@ class AdmissionOut(BaseModel):
     deposit_free: bool
     policy_version: str
     limits: list[FundLimitOut]
-    recorded_at: datetime
+    recorded_at: Timestamp

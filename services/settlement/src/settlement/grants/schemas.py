@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from pydantic import (
 from settlement.schemas import EXAMPLE_ID_MASKED, EXAMPLE_ID_NUMBER, IsoDate, Strict, _no_control
 from shared.idnumber import IdNumber
 from shared.money import Money, parse_money
+from shared.timestamps import Timestamp
 
 MAX_GRANT = Decimal("1000000")
 
@@ -96,4 +97,4 @@ class GrantOut(BaseModel):
     valid_from: date
     valid_to: date
     reference: str
-    created_at: datetime
+    created_at: Timestamp

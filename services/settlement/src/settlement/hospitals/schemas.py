@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from settlement.schemas import Strict, _no_control
+from shared.timestamps import Timestamp
 
 HospitalCode = Annotated[
     str,
@@ -52,7 +52,7 @@ class HospitalOut(BaseModel):
     name: str
     level: int
     region_code: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class HospitalCreated(HospitalOut):

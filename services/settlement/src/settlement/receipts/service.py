@@ -116,4 +116,12 @@ def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
         visit_type_label=VISIT_TYPE_LABELS.get(bill.visit_type, bill.visit_type),
         level_label=LEVEL_LABELS.get(hospital.level, str(hospital.level)),
         item_category_labels=vocabulary.ITEM_CATEGORY_LABELS,
+        diagnoses=bill.diagnoses_detail,
     )
+
+
+def render_link_refused(*, bill_missing: bool = False) -> str:
+    """The small page (Chinese, with an English line) a receipt link answers when it opens
+    nothing: the link is not valid (missing, altered, expired, another bill's token), or,
+    with ``bill_missing``, its bill does not exist."""
+    return _environment().get_template("link_refused.html").render(bill_missing=bill_missing)

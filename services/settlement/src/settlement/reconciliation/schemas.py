@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from settlement.schemas import IsoDate, Strict, VisitId
 from shared.idnumber import IdNumber
 from shared.money import SignedMoney
+from shared.timestamps import Timestamp
 
 MAX_SUMMARY_DAYS = 366
 MAX_DETAIL_DAYS = 31
@@ -115,7 +116,7 @@ class SummaryResult(BaseModel):
     hospital: Totals
     service: Totals
     differences: Differences
-    created_at: datetime
+    created_at: Timestamp
 
 
 class HospitalBill(Strict):
@@ -208,7 +209,7 @@ class DetailResult(BaseModel):
         description="One row per bill on either side, by `setl_id` (only the mismatches with "
         "`?rows=mismatched`)"
     )
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ReconciliationOut(BaseModel):
@@ -226,7 +227,7 @@ class ReconciliationOut(BaseModel):
     mismatch_count: int = Field(description="Detail: bills not matched; summary: 0 or 1")
     counts: dict[ResultCode, int] | None
     totals: SummaryTotals | None
-    created_at: datetime
+    created_at: Timestamp
     actor: str
 
 

@@ -41,6 +41,7 @@ from settlement.reconciliation.schemas import (
 from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import signed_money_str
+from shared.timestamps import timestamp_str
 
 RESULT_CODES = ("0", "1", "2", "3")
 
@@ -364,7 +365,7 @@ def detail_json(outcome: DetailOutcome, *, only_mismatches: bool) -> str:
         "hospital_bill_count": outcome.hospital_bill_count,
         "counts": outcome.counts,
         "rows": [row_json(r) for r in rows],
-        "created_at": outcome.created_at.isoformat(),
+        "created_at": timestamp_str(outcome.created_at),
     }
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 

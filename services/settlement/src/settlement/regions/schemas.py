@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from settlement.hospitals.schemas import RegionCode
 from settlement.schemas import Strict, _no_control
+from shared.timestamps import Timestamp
 
 MAX_REGIONS = 5000
 
@@ -50,7 +50,7 @@ class RegionsIn(Strict):
 class RegionOut(BaseModel):
     code: str
     name: str
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 class RegionsChanged(BaseModel):

@@ -10,7 +10,8 @@ from typing import Any
 from settlement.engine import SETLINFO_FIELDS
 from settlement.schemas import PatientOut
 from settlement.settlements.models import FUND_FIELDS
-from settlement.settlements.schemas import BillOut, FundRowOut, ReversalOut
+from settlement.settlements.receipt_links import ReceiptLinks
+from settlement.settlements.schemas import BillOut, DiagnosisOut, FundRowOut, ReversalOut
 from shared.idnumber import mask_id_number
 from shared.money import FEN, MAX_AMOUNT, ZERO, parse_money
 
@@ -50,28 +51,42 @@ def reversal_out(row: Any) -> ReversalOut:
     )
 
 
+def diagnoses_detail(codes: list[str], names: list[str | None] | None) -> list[DiagnosisOut]:
+    """``{code, name}`` per diagnosis, in order; ``names`` is the stored list aligned with the
+    codes (``None``: no name was sent, as on bills settled before names could be)."""
+    given = names if names is not None and len(names) == len(codes) else [None] * len(codes)
+    return [DiagnosisOut.model_construct(code=c, name=n) for c, n in zip(codes, given, strict=True)]
+
+
 def bill_out(
     row: Mapping[str, Any] | Any,
     funds: Iterable[Any],
     hospital_code: str,
     reversal: Any | None = None,
+    *,
+    links: ReceiptLinks | None = None,
 ) -> BillOut:
     """The answer for a bill: a stored row (attribute access) or the row a settle or preview
     has just made (a mapping; JSON columns may still be lists); ``reversal``: the stored
-    reversal row of a revoked bill."""
+    reversal row of a revoked bill; ``links``: signs the bill's ``receipt_url`` (none without
+    it, and none on a preview, which has no ``setl_id``)."""
     amounts: dict[str, Any] = {}
     get = row.__getitem__ if isinstance(row, Mapping) else lambda name: getattr(row, name)
     for name in SETLINFO_FIELDS:
         amounts[name] = _amount(get(name))
+    setl_id = get("setl_id")
+    codes = _json(get("diagnoses"))
     return BillOut.model_construct(
-        setl_id=get("setl_id"),
+        setl_id=setl_id,
         status=get("status"),
         hospital_code=hospital_code,
         visit_id=get("visit_id"),
         visit_type=get("visit_type"),
         admitted_on=get("admitted_on"),
         discharged_on=get("discharged_on"),
-        diagnoses=_json(get("diagnoses")),
+        diagnoses=codes,
+        diagnoses_detail=diagnoses_detail(codes, _json(get("diagnosis_names"))),
+        receipt_url=links.url(setl_id) if links is not None and setl_id else None,
         setl_time=get("setl_time"),
         revoked_at=get("revoked_at"),
         policy_version=get("policy_version"),

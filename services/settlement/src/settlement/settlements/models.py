@@ -75,6 +75,8 @@ BillRow = Table(
     Column("eligibility_on", Date, nullable=False),
     Column("eligibility_source", String(16), nullable=False),  # "admission" | "settlement"
     Column("diagnoses", Text, nullable=False),  # JSON list
+    # JSON list of the diagnoses' names (诊断名称), null where not sent; NULL: none sent.
+    Column("diagnosis_names", Text),
     Column("items", Text, nullable=False),  # JSON list
     Column("item_count", Integer, nullable=False),
     Column("trace", Text, nullable=False),  # JSON list

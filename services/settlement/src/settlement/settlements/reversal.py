@@ -46,6 +46,7 @@ _COPIED = (
     "eligibility_on",
     "eligibility_source",
     "diagnoses",
+    "diagnosis_names",
 )
 
 

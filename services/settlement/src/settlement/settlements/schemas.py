@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -14,8 +14,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
+    model_validator,
 )
 
 from settlement.schemas import (
@@ -30,6 +34,7 @@ from settlement.schemas import (
     _no_control,
 )
 from shared.money import Money, decimal_parser, parse_money
+from shared.timestamps import Timestamp
 
 MAX_ITEMS = 2000
 """Fee items sent in one request. A stay with more uploads its lines in batches
@@ -90,6 +95,45 @@ Diagnosis = Annotated[
         pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z+]{1,12})?$",
     ),
 ]
+DiagnosisName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_no_control),
+]
+
+
+class DiagnosisIn(Strict):
+    """A diagnosis (诊断) with its name as the hospital records it: ``code`` the ICD-10 code
+    (疾病诊断代码, e.g. ``I21.9``), ``name`` its name (诊断名称, e.g. ``急性心肌梗死``,
+    optional, 1–128 characters, printed on the receipt)."""
+
+    code: Diagnosis
+    name: DiagnosisName | None = None
+
+
+_DIAGNOSIS_CODE: TypeAdapter[str] = TypeAdapter(Diagnosis)
+
+
+def _diagnosis_entry(value: Any) -> Any:
+    """One entry of ``visit.diagnoses``: a bare code (its errors name the entry itself,
+    ``visit.diagnoses[0]``) or a ``{"code", "name"}`` object (its errors name the member,
+    ``visit.diagnoses[0].name``)."""
+    if isinstance(value, str):
+        try:
+            code = _DIAGNOSIS_CODE.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"]) from None
+        return DiagnosisIn.model_construct(code=code, name=None)
+    if isinstance(value, dict | DiagnosisIn):
+        return value
+    raise ValueError('must be an ICD-10 code or an object {"code", "name"}')
+
+
+DiagnosisEntry = Annotated[
+    DiagnosisIn,
+    BeforeValidator(_diagnosis_entry, json_schema_input_type=Diagnosis | DiagnosisIn),
+]
+_VISIT_DATE: TypeAdapter[date] = TypeAdapter(PastDate)
 
 
 class FeeItemIn(Strict):
@@ -110,16 +154,55 @@ class FeeItemIn(Strict):
 class VisitIn(Strict):
     """``admitted_on`` is the admission date (visit date for outpatients); ``discharged_on``
     picks the policy and the year of the running totals (outpatients: defaults to
-    ``admitted_on``). ``interim``: an interim settlement (中途结算) of an inpatient stay that
-    goes on — the visit stays open for further parts, the last one sent without ``interim``;
-    for an interim part ``discharged_on`` is the day the part is settled up to."""
+    ``admitted_on``). An outpatient visit may send ``visit_date`` (就诊日期) instead: it stands
+    for both dates, and where either is sent too it must be the same day (else a 422 naming
+    ``visit.visit_date``); an inpatient visit sends ``admitted_on`` and ``discharged_on``
+    (``visit_date`` there is a 422). ``diagnoses``: ICD-10 codes, or ``{"code", "name"}``
+    objects where the name is known (mixed in one list); the bill answers the codes in
+    ``diagnoses`` and the names in ``diagnoses_detail``. ``interim``: an interim settlement
+    (中途结算) of an inpatient stay that goes on — the visit stays open for further parts, the
+    last one sent without ``interim``; for an interim part ``discharged_on`` is the day the part
+    is settled up to."""
+
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: _admitted_on_optional(schema),
+    )
 
     visit_id: VisitId
     type: Literal["inpatient", "outpatient"]
-    admitted_on: PastDate
+    admitted_on: PastDate = Field(
+        description="Admission date; visit date of an outpatient visit. An outpatient visit "
+        "may send `visit_date` instead."
+    )
     discharged_on: PastDate | None = Field(default=None, validate_default=True)
-    diagnoses: list[Diagnosis] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
+    diagnoses: list[DiagnosisEntry] = Field(default_factory=list, max_length=MAX_DIAGNOSES)
     interim: bool = False
+    visit_date: PastDate | None = Field(
+        default=None,
+        exclude=True,
+        description="Outpatient visits: the visit date (就诊日期), standing for `admitted_on` "
+        "and `discharged_on` (both, when sent too, must be the same day).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates_from_visit_date(cls, data: Any) -> Any:
+        # ``visit_date`` stands for ``admitted_on`` when that is left out (and then for a
+        # missing ``discharged_on`` too; with ``admitted_on`` sent, an outpatient's discharge
+        # defaults to it as ever). Its own checks come below, with the other fields known; an
+        # unreadable one fills nothing and is reported on its own field.
+        if not isinstance(data, dict) or data.get("visit_date") is None:
+            return data
+        try:
+            day = _VISIT_DATE.validate_python(data["visit_date"])
+        except ValidationError:
+            return data
+        filled = dict(data)
+        if filled.get("admitted_on") is None:
+            filled["admitted_on"] = day
+            if filled.get("discharged_on") is None:
+                filled["discharged_on"] = day
+        return filled
 
     @field_validator("interim", mode="after")
     @classmethod
@@ -137,13 +220,57 @@ class VisitIn(Strict):
                 raise ValueError("is required for an inpatient visit")
             return admitted if isinstance(admitted, date) else None
         if isinstance(admitted, date) and value < admitted:
+            if info.data.get("type") == "outpatient":  # the date may have come as visit_date
+                raise ValueError("must not be before admitted_on (or visit_date)")
             raise ValueError("must not be before admitted_on")
         return value
+
+    @field_validator("visit_date", mode="after")
+    @classmethod
+    def _visit_date(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is None:
+            return None
+        if info.data.get("type") == "inpatient":
+            raise ValueError(
+                "is for an outpatient visit; an inpatient visit sends admitted_on and discharged_on"
+            )
+        for name in ("admitted_on", "discharged_on"):
+            other = info.data.get(name)
+            if isinstance(other, date) and other != value:
+                raise ValueError(
+                    f"must be the same day as {name} ({other.isoformat()}) when both are sent"
+                )
+        return value
+
+    @field_serializer("diagnoses")
+    def _diagnoses_out(self, diagnoses: list[DiagnosisIn]) -> list[str | dict[str, str]]:
+        # A bare code serialises as the code: a request's fingerprint (``request_hash``) is
+        # the one it had before names could be sent.
+        return [d.code if d.name is None else {"code": d.code, "name": d.name} for d in diagnoses]
 
     @property
     def bill_date(self) -> date:
         """The date that picks the policy and the running-total year."""
         return self.discharged_on or self.admitted_on
+
+    @property
+    def diagnosis_codes(self) -> list[str]:
+        """The ICD-10 codes of ``diagnoses``, in order."""
+        return [d.code for d in self.diagnoses]
+
+    @property
+    def diagnosis_names(self) -> list[str | None] | None:
+        """The names of ``diagnoses`` in order (``None`` where not sent), or ``None`` when no
+        diagnosis has one."""
+        names = [d.name for d in self.diagnoses]
+        return names if any(name is not None for name in names) else None
+
+
+def _admitted_on_optional(schema: dict[str, Any]) -> None:
+    # ``admitted_on`` may be left out when ``visit_date`` is sent.
+    required = schema.get("required")
+    if isinstance(required, list) and "admitted_on" in required:
+        required.remove("admitted_on")
 
 
 class SettleRequest(Strict):
@@ -298,7 +425,17 @@ _EXAMPLE_BILL: dict[str, Any] = {
     "trace": [{"step": "scope", "medfee_sumamt": "2100.00"}],
     "refd_setl_flag": 0,
     "reversal": None,
+    "diagnoses_detail": [{"code": "J18.900", "name": "肺炎"}],
+    "receipt_url": "https://medaid.example.org/v1/receipts/S20260312083015123456a1b2c3"
+    "?token=1773361815.Vb1Jq0Zb2c9VQm3hH0zq8e8o3sGzq2bA9rOqgBfC3Lk",
 }
+
+
+class DiagnosisOut(BaseModel):
+    """A bill's diagnosis: ``code`` (ICD-10) and ``name`` (``null`` where not sent)."""
+
+    code: str
+    name: str | None = None
 
 
 class ReversalOut(BaseModel):
@@ -307,7 +444,7 @@ class ReversalOut(BaseModel):
     of the bill's. The bill keeps its own date and amounts."""
 
     setl_id: str
-    setl_time: datetime
+    setl_time: Timestamp
     setl_date: date
     refd_setl_flag: Literal[1] = 1
 
@@ -333,8 +470,8 @@ class BillOut(BaseModel):
     admitted_on: date
     discharged_on: date
     diagnoses: list[str]
-    setl_time: datetime | None
-    revoked_at: datetime | None
+    setl_time: Timestamp | None
+    revoked_at: Timestamp | None
     policy_version: str
     hospital_level: int
     patient: PatientOut
@@ -355,6 +492,19 @@ class BillOut(BaseModel):
     setl_date: date | None = None
     refd_setl_flag: Literal[0] = 0
     reversal: ReversalOut | None = None
+    diagnoses_detail: list[DiagnosisOut] = Field(
+        default_factory=list,
+        description="The diagnoses of `diagnoses`, in the same order, each with its name "
+        "(`null` where the hospital sent only the code).",
+    )
+    receipt_url: str | None = Field(
+        default=None,
+        description="A link that opens this bill's printable receipt in a browser without a "
+        "Bearer header (`GET /v1/receipts/{setl_id}?token=…`), for `SETTLEMENT_RECEIPT_TTL_S` "
+        "seconds (24 h by default) from this answer, and nothing else. Absolute under "
+        "`SETTLEMENT_PUBLIC_URL` when that is set, else a path from the service's root. A "
+        "preview has none.",
+    )
 
 
 class BillPage(BaseModel):
@@ -368,6 +518,8 @@ __all__ = [
     "MAX_ITEMS",
     "BillOut",
     "BillPage",
+    "DiagnosisIn",
+    "DiagnosisOut",
     "FeeItemIn",
     "FundRowOut",
     "Name",

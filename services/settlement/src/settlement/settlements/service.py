@@ -45,9 +45,10 @@ from settlement.registry_client import RegistryUnavailable
 from settlement.settlements import repository
 from settlement.settlements.answers import bill_out
 from settlement.settlements.models import REVOKED, SETTLED
+from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.reversal import new_reversal_id, reversal_funds, reversal_row
 from settlement.settlements.schemas import BillOut, FeeItemIn, SettleRequest, check_total
-from shared.errors import Conflict, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import ZERO
 from shared.observability import record_revoke, record_settlement
@@ -205,7 +206,8 @@ def bill_values(
         "registered": elig.registered,
         "eligibility_on": elig.on,
         "eligibility_source": elig.source,
-        "diagnoses": list(visit.diagnoses),
+        "diagnoses": visit.diagnosis_codes,
+        "diagnosis_names": visit.diagnosis_names,
         "trace": [dict(step) for step in bill.trace],
         **bill.as_setlinfo(),
     }
@@ -214,13 +216,25 @@ def bill_values(
 _JSON_COLUMNS = ("categories", "diagnoses", "trace")
 
 
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else dump_json(value)
+
+
 class SettlementService:
     """Bills of the hospitals: built once in the app's lifespan with what it uses."""
 
-    def __init__(self, db: Database, eligibility: EligibilityService, local_tz: timezone) -> None:
+    def __init__(
+        self,
+        db: Database,
+        eligibility: EligibilityService,
+        local_tz: timezone,
+        receipt_links: ReceiptLinks | None = None,
+    ) -> None:
         self.db = db
         self.eligibility = eligibility
         self.local_tz = local_tz
+        self.receipt_links = receipt_links
+        """Signs each answer's ``receipt_url`` (``None``: answers carry none)."""
 
     # ------------------------------------------------------------------ pre-settle, settle
 
@@ -380,6 +394,7 @@ class SettlementService:
             row = {
                 **values,
                 **{name: dump_json(values[name]) for name in _JSON_COLUMNS},
+                "diagnosis_names": _json_or_none(values["diagnosis_names"]),
                 "idempotency_key": idempotency_key,
                 "request_hash": fingerprint,
                 "items": _ITEMS_JSON.dump_json(items, exclude_none=True).decode(),
@@ -423,7 +438,7 @@ class SettlementService:
                     },
                 ),
             )
-        return bill_out(values, bill.setldetail, hospital.code)
+        return bill_out(values, bill.setldetail, hospital.code, links=self.receipt_links)
 
     async def _uploaded(
         self, conn: Conn, hospital: HospitalRef, req: SettleRequest
@@ -524,7 +539,9 @@ class SettlementService:
         elif row.status == REVOKED:
             reversal = (await repository.reversals_of(conn, [row.setl_id])).get(row.setl_id)
         funds = await repository.funds_of(conn, [row.setl_id])
-        answer = bill_out(row, funds[row.setl_id], hospital.code, reversal)
+        answer = bill_out(
+            row, funds[row.setl_id], hospital.code, reversal, links=self.receipt_links
+        )
         return StoredBill(answer, row.items, hospital)
 
     async def stored(self, hospital: HospitalRef, setl_id: str) -> StoredBill:
@@ -540,6 +557,19 @@ class SettlementService:
             if row is None or hospital is None:
                 return None
             return await self._load(conn, setl_id, hospital)
+
+    async def stored_by_link(self, setl_id: str, token: str | None) -> StoredBill:
+        """The bill a ``receipt_url`` names, whichever hospital's, when ``token`` is that
+        bill's receipt token, unaltered and unexpired (:mod:`.receipt_links`). ``Forbidden``
+        otherwise (checked before the database is read); ``NotFound`` when no such bill is
+        stored."""
+        links = self.receipt_links
+        if links is None or not links.opens(setl_id, token):
+            raise Forbidden("This receipt link is not valid for this bill, or has expired.")
+        stored = await self.stored_any(setl_id)
+        if stored is None:
+            raise NotFound(f"No bill {setl_id}.")
+        return stored
 
     async def get_bill(self, hospital: HospitalRef, setl_id: str) -> BillOut:
         return (await self.stored(hospital, setl_id)).bill
@@ -567,7 +597,14 @@ class SettlementService:
                 conn, [r.setl_id for r in rows if r.status == REVOKED]
             )
         items = [
-            bill_out(r, funds[r.setl_id], hospital.code, reversals.get(r.setl_id)) for r in rows
+            bill_out(
+                r,
+                funds[r.setl_id],
+                hospital.code,
+                reversals.get(r.setl_id),
+                links=self.receipt_links,
+            )
+            for r in rows
         ]
         return items, (rows[-1].setl_id if more and rows else None)
 
