@@ -51,6 +51,8 @@ BENCH = REPO_ROOT / "bench"
 RESULTS = BENCH / "results"
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 50.0
+MEASURED_NIGHTS = "60"
+"""The night of the year a patient's first measured stay takes (settle.lua's FIRST_NIGHT)."""
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -662,20 +664,31 @@ class Bench:
                 "baseline",
                 self.baseline,
                 "settle.lua",
-                [str(datafile), f"b{self.run_id}", "unused-token", "/settle"],
+                [str(datafile), f"b{self.run_id}", "unused-token", "/settle", MEASURED_NIGHTS],
             ),
             (
                 "settle",
                 self.settlement,
                 "settle.lua",
-                [str(datafile), f"s{self.run_id}", self.api_key, "/v1/settlements"],
+                [
+                    str(datafile),
+                    f"s{self.run_id}",
+                    self.api_key,
+                    "/v1/settlements",
+                    MEASURED_NIGHTS,
+                ],
             ),
             ("bare", self.baseline, "eligibility.lua", [str(datafile), "unused-token", on]),
             ("eligibility", self.registry, "eligibility.lua", [str(datafile), self.read_token, on]),
         ]
         for name, process, script, script_args in plan:
             if args.warmup > 0:
-                warm = [a.replace(self.run_id, "w" + self.run_id) for a in script_args]
+                # The warm-up's stays take the first nights of the year, the measured load's
+                # from MEASURED_NIGHTS on: a patient's stays never overlap (no 409s).
+                warm = [
+                    "0" if a == MEASURED_NIGHTS else a.replace(self.run_id, "w" + self.run_id)
+                    for a in script_args
+                ]
                 wrk.run(process.base_url, script, warm, duration=args.warmup)
             log(f"load: {name} for {args.duration:g} s at {args.connections} connections")
             also = {"registry": self.registry.pid} if name == "settle" else {}
