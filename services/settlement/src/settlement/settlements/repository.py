@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Boolean, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from settlement.database import AnyRow, Conn, table_of
@@ -168,23 +168,6 @@ async def hospital_has_billed(conn: Conn, hospital_id: int, id_number: str) -> b
     return row is not None
 
 
-_PARTS = (
-    select(bills)
-    .where(
-        bills.c.hospital_id == bindparam("hospital"),
-        bills.c.visit_id == bindparam("visit"),
-        bills.c.status == SETTLED,
-        bills.c.interim.is_(True),
-    )
-    .order_by(bills.c.setl_time, bills.c.setl_id)
-)
-
-
-async def interim_parts(conn: Conn, hospital_id: int, visit_id: str) -> Sequence[AnyRow]:
-    """The visit's settled interim parts (中途结算), oldest first."""
-    return (await conn.execute(_PARTS, {"hospital": hospital_id, "visit": visit_id})).all()
-
-
 _LATER_PARTS = (
     select(bills.c.setl_id)
     .where(
@@ -211,29 +194,61 @@ async def later_parts(conn: Conn, row: AnyRow) -> list[str]:
 
 # Two stays overlap when both are non-empty half-open ranges [admitted_on, discharged_on) that
 # intersect: the same rule as the PostgreSQL exclusion constraint ``ex_bills_inpatient_stay``.
-_OVERLAPPING_STAY = (
-    select(
-        bills.c.setl_id,
-        bills.c.hospital_id,
-        bills.c.visit_id,
-        bills.c.admitted_on,
-        bills.c.discharged_on,
-    )
-    .where(
-        bills.c.id_number == bindparam("person"),
-        bills.c.visit_type == "inpatient",
-        bills.c.status == SETTLED,
-        ~(
-            (bills.c.hospital_id == bindparam("hospital"))
-            & (bills.c.visit_id == bindparam("visit"))
-        ),
-        bills.c.admitted_on < bills.c.discharged_on,
-        bills.c.admitted_on < bindparam("until"),
-        bills.c.discharged_on > bindparam("since"),
-    )
-    .order_by(bills.c.admitted_on)
-    .limit(1)
+_SAME_VISIT = (bills.c.hospital_id == bindparam("hospital")) & (
+    bills.c.visit_id == bindparam("visit")
 )
+_OVERLAPS = (
+    (bills.c.id_number == bindparam("person"))
+    & (bills.c.visit_type == "inpatient")
+    & ~_SAME_VISIT
+    & (bills.c.admitted_on < bills.c.discharged_on)
+    & (bills.c.admitted_on < bindparam("until"))
+    & (bills.c.discharged_on > bindparam("since"))
+)
+"""A settled bill's stay overlaps ``[:since, :until)`` of another visit of ``:person``."""
+
+_OVERLAPPING_STAY = (
+    select(bills).where(bills.c.status == SETTLED, _OVERLAPS).order_by(bills.c.admitted_on).limit(1)
+)
+_STAY = (
+    select(bills)
+    .where(
+        bills.c.status == SETTLED,
+        (_SAME_VISIT & bills.c.interim.is_(True))
+        | (bindparam("check_overlap", type_=Boolean) & _OVERLAPS),
+    )
+    .order_by(bills.c.setl_time, bills.c.setl_id)
+)
+
+
+async def stay_bills(
+    conn: Conn,
+    id_number: str,
+    *,
+    hospital_id: int,
+    visit_id: str,
+    since: date,
+    until: date,
+) -> tuple[list[AnyRow], AnyRow | None]:
+    """In one read: the visit's settled interim parts (中途结算, oldest first), and a settled
+    inpatient stay of the person, of another visit, that overlaps ``[since, until)`` (none
+    looked for when the range is empty)."""
+    params = {
+        "person": id_number,
+        "hospital": hospital_id,
+        "visit": visit_id,
+        "since": since,
+        "until": until,
+        "check_overlap": since < until,
+    }
+    parts: list[AnyRow] = []
+    other: AnyRow | None = None
+    for row in (await conn.execute(_STAY, params)).all():
+        if row.hospital_id == hospital_id and row.visit_id == visit_id:
+            parts.append(row)
+        elif other is None:
+            other = row
+    return parts, other
 
 
 async def overlapping_stay(

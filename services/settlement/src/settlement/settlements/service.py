@@ -464,22 +464,18 @@ class SettlementService:
         of the person at any hospital; for an inpatient visit with settled interim parts of
         the same year, every line so far and the parts (one deductible per admission)."""
         visit = req.visit
-        if visit.type == "inpatient" and visit.admitted_on < visit.bill_date:
-            other = await repository.overlapping_stay(
-                conn,
-                req.patient.id_number,
-                hospital_id=hospital.id,
-                visit_id=visit.visit_id,
-                since=visit.admitted_on,
-                until=visit.bill_date,
-            )
-            if other is not None:
-                raise stay_conflict(other, hospital)
-        parts = [
-            p
-            for p in await repository.interim_parts(conn, hospital.id, visit.visit_id)
-            if p.acc_year == visit.bill_date.year
-        ]
+        inpatient = visit.type == "inpatient"
+        visit_parts, other = await repository.stay_bills(
+            conn,
+            req.patient.id_number,
+            hospital_id=hospital.id,
+            visit_id=visit.visit_id,
+            since=visit.admitted_on,
+            until=visit.bill_date if inpatient else visit.admitted_on,
+        )
+        if other is not None:
+            raise stay_conflict(other, hospital)
+        parts = [p for p in visit_parts if p.acc_year == visit.bill_date.year]
         if not parts:
             return Stay(fee_items(items), [])
         first = parts[0]
