@@ -12,12 +12,14 @@ from shared.settings import ServiceSettings
 
 DEV_ADMIN_TOKEN = "dev-settlement-admin-token"
 DEV_REGISTRY_TOKEN = "dev-registry-read-token"
+DEV_NATIONAL_SECRET = "dev-national-interface-secret"
 
 
 class Settings(ServiceSettings):
     """``SETTLEMENT_DATABASE_URL``, ``SETTLEMENT_ADMIN_TOKEN``, ``SETTLEMENT_REGISTRY_URL``,
     ``SETTLEMENT_REGISTRY_TOKEN``, ``SETTLEMENT_POLICY_DIR``, ``SETTLEMENT_ELIGIBILITY_TTL_S``,
-    ``SETTLEMENT_ENV`` (dev | test | prod) and the tuning knobs below."""
+    ``SETTLEMENT_NATIONAL_SECRET``, ``SETTLEMENT_ENV`` (dev | test | prod) and the tuning knobs
+    below."""
 
     model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", extra="ignore", env_file=None)
 
@@ -38,6 +40,16 @@ class Settings(ServiceSettings):
     max_reconciliation_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Body limit of ``POST /v1/reconciliations/detail`` (a 100,000-bill day is ~18 MB of
     JSON); every other request keeps ``max_body_bytes``."""
+    national_secret: str | None = None
+    """Key of the national interface's person pseudonym (``psn_no`` = HMAC-SHA256 of the ID
+    number under it). Unset: the national interface answers every call with ``infcode`` -1
+    naming this setting. Keep it for the life of the deployment: a new one changes every
+    ``psn_no``."""
+    national_signed_headers: bool = True
+    """Accept the platform's signed headers (``x-tif-paasid`` / ``x-tif-signature``) on the
+    national interface besides ``Authorization: Bearer``."""
+    national_signature_window_s: int = Field(default=300, ge=10, le=3600)
+    """How far ``x-tif-timestamp`` may be from the server's clock."""
 
     @model_validator(mode="after")
     def _tokens(self) -> Settings:
@@ -46,7 +58,14 @@ class Settings(ServiceSettings):
                 self.admin_token = DEV_ADMIN_TOKEN
             if self.registry_token is None:
                 self.registry_token = DEV_REGISTRY_TOKEN
+            if self.national_secret is None:
+                self.national_secret = DEV_NATIONAL_SECRET
             return self
+        if self.national_secret is not None and self.insecure_token(self.national_secret):
+            raise ValueError(
+                "SETTLEMENT_NATIONAL_SECRET is shorter than 16 characters or a published demo "
+                "value; set a secret value or leave it unset (national interface off)"
+            )
         for name in ("admin_token", "registry_token"):
             if self.insecure_token(getattr(self, name)):
                 raise ValueError(
