@@ -115,6 +115,8 @@ async def test_the_envelope_names_the_hospital_of_the_key(nsvc: Service) -> None
     [
         (b"{not json", "不是有效的JSON"),
         (b"[1, 2]", "须为JSON对象"),
+        (b'{"input": ' + b"[" * 200 + b"]" * 200 + b"}", "不是有效的JSON"),
+        (b'{"input": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001, "不是有效的JSON"),
         (b'"\\ud800"', "不是有效的JSON"),
         (b'{"infno": "9001", "fixmedins_code": "X", "input": {}}', "发送方报文ID(msgid)：必填"),
         (b'{"infno": "22O7", "msgid": "M1", "fixmedins_code": "X"}', "交易编号(infno)：格式不符"),

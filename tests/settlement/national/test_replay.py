@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from settlement.hospitals.repository import by_code_with_key_hash
 from settlement.national.models import NationalMessage
+from settlement.national.schemas import Envelope
+from settlement.national.service import fingerprint
 from settlement.settlements.models import BillRow
 from tests.settlement.conftest import Service, make_id_number
 from tests.settlement.national.conftest import body_of, envelope, feedetail, his_of, new_msgid
@@ -166,3 +169,41 @@ def _summary() -> dict[str, object]:
             "fixmedins_setl_cnt": 0,
         }
     }
+
+
+async def test_a_claim_left_pending_is_taken_over_after_a_minute(nsvc: Service) -> None:
+    """A process that died mid-call leaves its claim ``pending``: a retry within the minute is
+    told to wait, a later one runs it."""
+    his = await his_of(nsvc)
+    msgid = new_msgid(his.code)
+    value = envelope("3201", his.code, _summary(), msgid)
+    claim = {
+        "msgid": msgid,
+        "infno": "3201",
+        "fingerprint": fingerprint(Envelope.model_validate(value)),
+        "state": "pending",
+        "mdtrt_id": None,
+        "subject": None,
+        "answer": None,
+        "reversed_by": None,
+    }
+    db = nsvc.app.state.ctx.db
+    async with db.write() as conn:
+        found = await by_code_with_key_hash(conn, his.code)
+        assert found is not None
+        now = datetime.now(UTC)
+        await conn.execute(
+            insert(NationalMessage),
+            {**claim, "hospital_id": found[0].id, "created_at": now, "updated_at": now},
+        )
+    busy = await his.fail("3201", _summary(), msgid=msgid)
+    assert busy == "发送方报文ID(msgid)：同一报文正在办理中，请稍后重试"
+    async with db.write() as conn:
+        await conn.execute(
+            update(NationalMessage)
+            .where(NationalMessage.c.msgid == msgid)
+            .values(updated_at=now - timedelta(minutes=2))
+        )
+    answer = await his.ok("3201", _summary(), msgid=msgid)
+    assert answer["stmtinfo"]["stmt_rslt"] == "0"
+    assert (msgid, "3201", "done") in await messages_of(nsvc, his.code)

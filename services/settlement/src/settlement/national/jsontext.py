@@ -16,30 +16,38 @@ from typing import Any
 _string = json.encoder.encode_basestring
 
 
+MAX_DEPTH = 32
+"""Nesting a national message never needs more than a few levels of; deeper is refused (the
+writer below recurses)."""
+
+
 def loads(text: bytes | str) -> Any:
     """Parse a JSON document; numbers with a fraction or exponent become ``Decimal``.
     Raises ``ValueError`` — also for a string holding a lone surrogate (``"\\ud800"``), which
-    no answer or fingerprint could carry as UTF-8 — or ``RecursionError`` for absurd
-    nesting."""
+    no answer or fingerprint could carry as UTF-8, and for nesting deeper than
+    :data:`MAX_DEPTH` — or ``RecursionError`` for absurd nesting."""
     value = json.loads(text, parse_float=Decimal)
-    _check_text(value)
+    _check(value)
     return value
 
 
-def _check_text(value: Any) -> None:
-    stack = [value]
+def _check(value: Any) -> None:
+    stack = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValueError("a string holds an unpaired surrogate") from None
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                stack.extend((key, depth + 1) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
 
 
 def dumps(value: Any) -> str:

@@ -136,6 +136,8 @@ class NationalService:
             return self._answer(received, None, err_msg=exc.err_msg)
         except Problem as problem:
             return self._answer(received, None, err_msg=from_problem(problem).err_msg)
+        except ValidationError as exc:
+            return self._answer(received, None, err_msg=from_validation(exc).err_msg)
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
