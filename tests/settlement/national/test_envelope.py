@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from settlement.admissions.models import Admission
+from settlement.config import Settings
 from settlement.national import auth as national_auth
 from settlement.national.handlers import Outcome
 from settlement.national.models import NationalMessage, NationalVisit
@@ -273,3 +274,16 @@ async def test_a_database_outage_answers_minus_one(sqlite_nsvc: Service) -> None
     finally:
         national._dispatch["9001"] = original
     assert message.startswith("数据库暂时不可用，未写入任何数据")
+
+
+def test_the_national_secret_setting() -> None:
+    base = {"env": "test", "database_url": "sqlite:///x.db", "admin_token": "a" * 20}
+    base["registry_token"] = "r" * 20
+    assert Settings(**base).national_secret is None
+    assert Settings(**base, national_secret="  ").national_secret is None
+    assert Settings(**base, national_secret="s" * 16).national_secret == "s" * 16
+    for insecure in ("short", "dev-national-interface-secret"):
+        with pytest.raises(ValueError, match="SETTLEMENT_NATIONAL_SECRET"):
+            Settings(**base, national_secret=insecure)
+    dev = Settings(env="dev", database_url="sqlite:///x.db")
+    assert dev.national_secret == "dev-national-interface-secret"

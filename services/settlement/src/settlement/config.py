@@ -53,6 +53,8 @@ class Settings(ServiceSettings):
 
     @model_validator(mode="after")
     def _tokens(self) -> Settings:
+        if self.national_secret is not None and not self.national_secret.strip():
+            self.national_secret = None  # an empty variable: unset
         if self.env == "dev":
             if self.admin_token is None:
                 self.admin_token = DEV_ADMIN_TOKEN
