@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -287,3 +288,39 @@ def test_the_national_secret_setting() -> None:
             Settings(**base, national_secret=insecure)
     dev = Settings(env="dev", database_url="sqlite:///x.db")
     assert dev.national_secret == "dev-national-interface-secret"
+
+
+async def test_empty_strings_are_fields_not_sent(nsvc: Service) -> None:
+    """HIS send ``""`` for "no value": an optional field so sent is absent, a required one
+    missing."""
+    his = await his_of(nsvc)
+    person = nsvc.registry.add(make_id_number(), "dibao")
+    psn_no, mdtrt_id = await his.register(person)
+    line = {
+        "feedetl_sn": "1",
+        "mdtrt_id": mdtrt_id,
+        "psn_no": "",
+        "chrg_bchno": "",
+        "med_list_codg": "110200001",
+        "med_list_name": "",
+        "chrgitm_lv": "02",
+        "pric": 12,
+        "cnt": 1,
+        "det_item_fee_sumamt": "",
+        "selfpay_prop": "",
+        "pric_uplmt_amt": " ",
+    }
+    uploaded = await his.ok("2204", {"feedetail": [line]})
+    assert uploaded["result"][0]["det_item_fee_sumamt"] == Decimal("12.00")
+    assert uploaded["result"][0]["memo"] == "110200001"  # no name: the code
+    blank_level = await his.fail(
+        "2204", {"feedetail": [{**line, "feedetl_sn": "2", "chrgitm_lv": ""}]}
+    )
+    assert blank_level.startswith("收费项目等级(feedetail[0].chrgitm_lv)：必填")
+    data = {"mdtrt_id": mdtrt_id, "psn_no": "", "medfee_sumamt": "", "mid_setl_flag": ""}
+    previewed = await his.ok("2206", {"data": data})
+    assert previewed["setlinfo"]["medfee_sumamt"] == Decimal("12.00")
+    missing = await his.fail("2206", {"data": {**data, "mdtrt_id": ""}})
+    assert missing == "就诊ID(data.mdtrt_id)：必填"
+    no_code = await his.fail("9001", SIGN_IN, raw=body_of({**envelope("9001", "", SIGN_IN)}))
+    assert no_code == "定点医药机构编号(fixmedins_code)：必填"

@@ -53,6 +53,7 @@ from settlement.national.schemas import (
     InRevoke,
     InSettle,
     InUpload,
+    blank,
 )
 from settlement.persons.service import PersonService
 from settlement.reconciliation.parsing import parse_json
@@ -506,7 +507,7 @@ class Handlers:
             except ValidationError as exc:
                 raise from_validation(exc, prefix=f"feedetail[{index}].") from None
             level = raw.get("chrgitm_lv")
-            if level is None:
+            if level is None or blank(level):
                 raise NationalError.field(
                     f"feedetail[{index}].chrgitm_lv", "必填（01甲类、02乙类、03丙类）"
                 )

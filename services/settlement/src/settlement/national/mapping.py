@@ -22,6 +22,7 @@ from typing import Any, Literal
 from settlement.engine import SETLINFO_FIELDS
 from settlement.engine.vocabulary import REGISTRY_CATEGORY_LABELS, VISIT_TYPE_LABELS
 from settlement.fee_details.schemas import FeeDetailLine
+from settlement.national.schemas import blank
 from settlement.persons.schemas import AccumulatorsOut
 from settlement.reconciliation.schemas import RESULT_NAMES, SummaryResult
 from settlement.reconciliation.service import Row
@@ -221,6 +222,7 @@ def fee_line(line: Mapping[str, Any]) -> dict[str, Any]:
     Values are passed as sent: the native model validates them (its errors come back under
     the national names through :func:`national_field`). ``chrgitm_lv`` is the hospital's
     declaration of the line's level until the insurer's catalogue decides it."""
+    line = {key: value for key, value in line.items() if not blank(value)}
     level = line.get("chrgitm_lv")
     code = line.get("med_list_codg") or line.get("medins_list_codg")
     name = line.get("med_list_name") or line.get("medins_list_name") or code

@@ -8,7 +8,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from settlement.schemas import PastDate
 from settlement.settlements.schemas import MAX_ITEMS
@@ -46,10 +53,23 @@ NationalDate = Annotated[PastDate, BeforeValidator(_national_date)]
 """A national date or date-time (``yyyy-MM-dd[ HH:mm:ss]``): its date, 1990-01-01 to today."""
 
 
+def blank(value: Any) -> bool:
+    """An empty or all-space string: HIS send it for "no value"."""
+    return isinstance(value, str) and not value.strip()
+
+
 class In(BaseModel):
-    """Unknown fields accepted and ignored."""
+    """Unknown fields accepted and ignored; a field sent as an empty string counts as not
+    sent (a required one is then missing)."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blanks(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if not blank(item)}
+        return value
 
 
 class Envelope(In):

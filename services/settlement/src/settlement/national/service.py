@@ -31,7 +31,7 @@ from settlement.national.auth import NationalAuth
 from settlement.national.errors import NationalError, from_problem, from_validation
 from settlement.national.handlers import Call, Handlers, Outcome
 from settlement.national.models import DONE, PENDING
-from settlement.national.schemas import Envelope
+from settlement.national.schemas import Envelope, blank
 from shared.errors import Problem
 from shared.outage import RETRY_AFTER_S, database_unavailable
 
@@ -151,7 +151,7 @@ class NationalService:
             raise NationalError("报文不是有效的JSON（UTF-8）") from None
         if not isinstance(value, dict):
             raise NationalError("报文须为JSON对象")
-        if isinstance(value.get("input"), str):
+        if isinstance(value.get("input"), str) and not blank(value["input"]):
             # Some HIS send ``input`` as a JSON string holding the object.
             try:
                 value["input"] = jsontext.loads(value["input"])
