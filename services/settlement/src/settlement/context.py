@@ -93,6 +93,4 @@ def _national(
         signed_headers=settings.national_signed_headers,
         window_s=settings.national_signature_window_s,
     )
-    return NationalService(
-        db=db, secret=secret, local_tz=settings.local_tz, auth=auth, handlers=handlers
-    )
+    return NationalService(db=db, local_tz=settings.local_tz, auth=auth, handlers=handlers)

@@ -67,19 +67,18 @@ def fingerprint(envelope: Envelope) -> str:
 
 
 class NationalService:
-    """The national interface: built once in the app's lifespan with the native services."""
+    """The national interface: built once in the app's lifespan with the native services;
+    ``handlers`` None (no ``SETTLEMENT_NATIONAL_SECRET``) answers every call -1."""
 
     def __init__(
         self,
         *,
         db: Database,
-        secret: str | None,
         local_tz: timezone,
         auth: NationalAuth,
         handlers: Handlers | None,
     ) -> None:
         self.db = db
-        self.secret = secret
         self.tz = local_tz
         self.auth = auth
         self.handlers = handlers
