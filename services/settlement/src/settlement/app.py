@@ -17,6 +17,8 @@ from settlement.engine import PolicySet, default_policy_dir
 from settlement.fee_details.router import router as fee_details_router
 from settlement.grants.router import router as grants_router
 from settlement.hospitals.router import router as hospitals_router
+from settlement.national.router import PATH as NATIONAL_PATH
+from settlement.national.router import router as national_router
 from settlement.persons.router import router as persons_router
 from settlement.receipts.router import link_router as receipt_link_router
 from settlement.receipts.router import router as receipts_router
@@ -74,7 +76,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         policies = load_policies(settings)  # a bad policy stops start-up
-        register_secrets(settings.admin_token, settings.registry_token, settings.receipt_secret)
+        register_secrets(
+            settings.admin_token,
+            settings.registry_token,
+            settings.receipt_secret,
+            settings.national_secret,
+        )
         db = Database.from_url(
             settings.database_url,
             pool_size=2 * settings.db_pool_size,
@@ -112,7 +119,11 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        route_limits={"/v1/reconciliations/detail": settings.max_reconciliation_bytes},
+        route_limits={
+            "/v1/reconciliations/detail": settings.max_reconciliation_bytes,
+            # 3202 carries a period's records in the envelope
+            NATIONAL_PATH: settings.max_reconciliation_bytes,
+        },
     )
 
     async def readiness() -> dict[str, str]:
@@ -136,6 +147,7 @@ def create_app(
         reports_router,
         regions_router,
         simulation_router,
+        national_router,
         admin_router,
     ):
         app.include_router(router)

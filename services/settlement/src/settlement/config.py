@@ -14,12 +14,14 @@ from shared.settings import ServiceSettings
 DEV_ADMIN_TOKEN = "dev-settlement-admin-token"
 DEV_REGISTRY_TOKEN = "dev-registry-read-token"
 DEV_RECEIPT_SECRET = "dev-settlement-receipt-secret"
+DEV_NATIONAL_SECRET = "dev-national-interface-secret"
 
 
 class Settings(ServiceSettings):
     """``SETTLEMENT_DATABASE_URL``, ``SETTLEMENT_ADMIN_TOKEN``, ``SETTLEMENT_REGISTRY_URL``,
     ``SETTLEMENT_REGISTRY_TOKEN``, ``SETTLEMENT_POLICY_DIR``, ``SETTLEMENT_ELIGIBILITY_TTL_S``,
-    ``SETTLEMENT_RECEIPT_SECRET``, ``SETTLEMENT_ENV`` (dev | test | prod) and the tuning knobs
+    ``SETTLEMENT_RECEIPT_SECRET``, ``SETTLEMENT_NATIONAL_SECRET``, ``SETTLEMENT_ENV`` (dev |
+    test | prod) and the tuning knobs
     below."""
 
     model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", extra="ignore", env_file=None)
@@ -65,8 +67,21 @@ class Settings(ServiceSettings):
             )
         return value.strip().rstrip("/")
 
+    national_secret: str | None = None
+    """Key of the national interface's person pseudonym (``psn_no`` = HMAC-SHA256 of the ID
+    number under it). Unset: the national interface answers every call with ``infcode`` -1
+    naming this setting. Keep it for the life of the deployment: a new one changes every
+    ``psn_no``."""
+    national_signed_headers: bool = True
+    """Accept the platform's signed headers (``x-tif-paasid`` / ``x-tif-signature``) on the
+    national interface besides ``Authorization: Bearer``."""
+    national_signature_window_s: int = Field(default=300, ge=10, le=3600)
+    """How far ``x-tif-timestamp`` may be from the server's clock."""
+
     @model_validator(mode="after")
     def _tokens(self) -> Settings:
+        if self.national_secret is not None and not self.national_secret.strip():
+            self.national_secret = None  # an empty variable: unset
         if self.env == "dev":
             if self.admin_token is None:
                 self.admin_token = DEV_ADMIN_TOKEN
@@ -74,7 +89,14 @@ class Settings(ServiceSettings):
                 self.registry_token = DEV_REGISTRY_TOKEN
             if self.receipt_secret is None:
                 self.receipt_secret = DEV_RECEIPT_SECRET
+            if self.national_secret is None:
+                self.national_secret = DEV_NATIONAL_SECRET
             return self
+        if self.national_secret is not None and self.insecure_token(self.national_secret):
+            raise ValueError(
+                "SETTLEMENT_NATIONAL_SECRET is shorter than 16 characters or a published demo "
+                "value; set a secret value or leave it unset (national interface off)"
+            )
         for name in ("admin_token", "registry_token", "receipt_secret"):
             if self.insecure_token(getattr(self, name)):
                 raise ValueError(

@@ -12,6 +12,9 @@ from settlement.eligibility import EligibilityService
 from settlement.engine import PolicySet
 from settlement.fee_details.service import FeeDetailService
 from settlement.hospitals.service import HospitalAuth
+from settlement.national.auth import NationalAuth
+from settlement.national.handlers import Handlers
+from settlement.national.service import NationalService
 from settlement.persons.service import PersonService
 from settlement.registry_client import RegistryClient
 from settlement.settlements.receipt_links import ReceiptLinks
@@ -29,6 +32,7 @@ class AppContext:
     admissions: AdmissionService
     persons: PersonService
     fee_details: FeeDetailService
+    national: NationalService
 
     @classmethod
     def build(
@@ -43,14 +47,56 @@ class AppContext:
             else None
         )
         settlements = SettlementService(db, eligibility, tz, links)
+        hospitals = HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s)
+        admissions = AdmissionService(db, eligibility, settlements.check_admission)
+        persons = PersonService(db, eligibility, tz)
+        fee_details = FeeDetailService(db)
         return cls(
             settings=settings,
             db=db,
             registry=registry,
             policies=policies,
-            hospitals=HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s),
+            hospitals=hospitals,
             settlements=settlements,
-            admissions=AdmissionService(db, eligibility, settlements.check_admission),
-            persons=PersonService(db, eligibility, tz),
-            fee_details=FeeDetailService(db),
+            admissions=admissions,
+            persons=persons,
+            fee_details=fee_details,
+            national=_national(
+                settings, db, eligibility, hospitals, settlements, admissions, persons, fee_details
+            ),
         )
+
+
+def _national(
+    settings: Settings,
+    db: Database,
+    eligibility: EligibilityService,
+    hospitals: HospitalAuth,
+    settlements: SettlementService,
+    admissions: AdmissionService,
+    persons: PersonService,
+    fee_details: FeeDetailService,
+) -> NationalService:
+    """The national interface over the same service objects (off without its secret)."""
+    secret = settings.national_secret
+    handlers = (
+        Handlers(
+            db=db,
+            secret=secret,
+            local_tz=settings.local_tz,
+            eligibility=eligibility,
+            settlements=settlements,
+            admissions=admissions,
+            persons=persons,
+            fee_details=fee_details,
+        )
+        if secret
+        else None
+    )
+    auth = NationalAuth(
+        db,
+        hospitals,
+        signed_headers=settings.national_signed_headers,
+        window_s=settings.national_signature_window_s,
+    )
+    return NationalService(db=db, local_tz=settings.local_tz, auth=auth, handlers=handlers)

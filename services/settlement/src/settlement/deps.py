@@ -16,6 +16,7 @@ from settlement.context import AppContext
 from settlement.database import Conn, Database
 from settlement.fee_details.service import FeeDetailService
 from settlement.hospitals.repository import HospitalRef
+from settlement.national.service import NationalService
 from settlement.persons.service import PersonService
 from settlement.settlements.service import SettlementService
 from shared.errors import Forbidden, Unauthorized
@@ -70,10 +71,15 @@ async def get_fee_details(ctx: ContextDep) -> FeeDetailService:
     return ctx.fee_details
 
 
+async def get_national(ctx: ContextDep) -> NationalService:
+    return ctx.national
+
+
 SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
 AdmissionsDep = Annotated[AdmissionService, Depends(get_admissions)]
 PersonsDep = Annotated[PersonService, Depends(get_persons)]
 FeeDetailsDep = Annotated[FeeDetailService, Depends(get_fee_details)]
+NationalDep = Annotated[NationalService, Depends(get_national)]
 
 
 async def get_request_id(request: Request) -> str:

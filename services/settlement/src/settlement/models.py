@@ -7,6 +7,7 @@ from settlement.database import metadata
 from settlement.fee_details.models import FeeDetailRow
 from settlement.grants.models import Grant, GrantUse
 from settlement.hospitals.models import Hospital
+from settlement.national.models import NationalMessage, NationalPerson, NationalVisit
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
 from settlement.regions.models import Region
 from settlement.reports.models import bills_status_date
@@ -22,6 +23,9 @@ __all__ = [
     "Grant",
     "GrantUse",
     "Hospital",
+    "NationalMessage",
+    "NationalPerson",
+    "NationalVisit",
     "Reconciliation",
     "ReconciliationRow",
     "Region",

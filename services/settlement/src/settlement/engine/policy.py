@@ -32,6 +32,9 @@ class Policy:
     temporary_assistance_name: str
     funds: tuple[Tier, ...]
     source: str = "<policy>"
+    identity_types: Mapping[str, str] = field(default_factory=dict)
+    """``[identity_types]``: registry category → the national 人员身份类别 code
+    (``psn_idet_type``) the national interface's 1101 answers; codes vary by province."""
     funds_by_visit: Mapping[str, tuple[Tier, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +92,16 @@ def _category_classes(top: Table) -> dict[str, AidClass]:
     return out
 
 
+def _identity_types(top: Table) -> dict[str, str]:
+    """``[identity_types]`` (optional): registry category → national ``psn_idet_type``."""
+    if not top.has("identity_types"):
+        return {}
+    table = top.table("identity_types")
+    out = {str(name): table.string(str(name)) for name in table.data}
+    table.finish()
+    return out
+
+
 def _tiers(top: Table, check: Checker, levels: tuple[int, ...], ta_code: str) -> tuple[Tier, ...]:
     """``[[funds]]``: the waterfall, each table read by the parser of its ``kind``."""
     funds_value = top.raw("funds")
@@ -137,6 +150,7 @@ def _parse(data: Mapping[str, object], source: str) -> Policy:
     assistance.finish()
 
     tiers = _tiers(top, check, levels, ta_code)
+    identity_types = _identity_types(top)
     top.finish()
     return Policy(
         version=version,
@@ -149,6 +163,7 @@ def _parse(data: Mapping[str, object], source: str) -> Policy:
         temporary_assistance_name=ta_name,
         funds=tiers,
         source=source,
+        identity_types=identity_types,
     )
 
 

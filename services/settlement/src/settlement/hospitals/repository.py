@@ -39,6 +39,19 @@ async def by_key_hash(conn: Conn, key_hash: str) -> HospitalRef | None:
     return HospitalRef(*row) if row else None
 
 
+async def by_code_with_key_hash(conn: Conn, code: str) -> tuple[HospitalRef, str] | None:
+    """A hospital by its code, with the hash of its API key (the national interface's signed
+    headers are keyed with it)."""
+    row = (
+        await conn.execute(
+            select(*_COLUMNS, hospitals.c.api_key_hash).where(hospitals.c.code == code)
+        )
+    ).first()
+    if row is None:
+        return None
+    return HospitalRef(row.id, row.code, row.name, row.level, row.region_code), row.api_key_hash
+
+
 async def by_id(conn: Conn, hospital_id: int) -> HospitalRef | None:
     row = (await conn.execute(select(*_COLUMNS).where(hospitals.c.id == hospital_id))).first()
     return HospitalRef(*row) if row else None
