@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from settlement.admin.router import router as admin_router
 from settlement.admissions.router import router as admissions_router
+from settlement.catalogue.router import router as catalogue_router
 from settlement.config import Settings
 from settlement.context import AppContext
 from settlement.database import Database
@@ -112,7 +113,11 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        route_limits={"/v1/reconciliations/detail": settings.max_reconciliation_bytes},
+        route_limits={
+            "/v1/reconciliations/detail": settings.max_reconciliation_bytes,
+            "/v1/catalogue/imports": settings.max_catalogue_bytes,
+            "/v1/catalogue/mappings": settings.max_catalogue_bytes,
+        },
     )
 
     async def readiness() -> dict[str, str]:
@@ -129,6 +134,7 @@ def create_app(
         settlements_router,
         receipts_router,
         fee_details_router,
+        catalogue_router,
         persons_router,
         grants_router,
         reconciliation_router,

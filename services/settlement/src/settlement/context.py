@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from settlement.admissions.service import AdmissionService
+from settlement.catalogue.cache import CatalogueCache
+from settlement.catalogue.service import CatalogueService
 from settlement.config import Settings
 from settlement.database import Database
 from settlement.eligibility import EligibilityService
@@ -28,6 +30,7 @@ class AppContext:
     admissions: AdmissionService
     persons: PersonService
     fee_details: FeeDetailService
+    catalogue: CatalogueService
 
     @classmethod
     def build(
@@ -36,7 +39,8 @@ class AppContext:
         """Every service object, each given only what it uses."""
         eligibility = EligibilityService(registry, policies)
         tz = settings.local_tz
-        settlements = SettlementService(db, eligibility, tz)
+        cache = CatalogueCache(db, check_interval_s=settings.catalogue_check_s)
+        settlements = SettlementService(db, eligibility, tz, cache)
         return cls(
             settings=settings,
             db=db,
@@ -47,4 +51,5 @@ class AppContext:
             admissions=AdmissionService(db, eligibility, settlements.check_admission),
             persons=PersonService(db, eligibility, tz),
             fee_details=FeeDetailService(db),
+            catalogue=CatalogueService(db, cache),
         )

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from settlement.admissions.service import AdmissionService
+from settlement.catalogue.service import CatalogueService
 from settlement.context import AppContext
 from settlement.database import Conn, Database
 from settlement.fee_details.service import FeeDetailService
@@ -70,10 +71,15 @@ async def get_fee_details(ctx: ContextDep) -> FeeDetailService:
     return ctx.fee_details
 
 
+async def get_catalogue(ctx: ContextDep) -> CatalogueService:
+    return ctx.catalogue
+
+
 SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
 AdmissionsDep = Annotated[AdmissionService, Depends(get_admissions)]
 PersonsDep = Annotated[PersonService, Depends(get_persons)]
 FeeDetailsDep = Annotated[FeeDetailService, Depends(get_fee_details)]
+CatalogueDep = Annotated[CatalogueService, Depends(get_catalogue)]
 
 
 async def get_request_id(request: Request) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from settlement.engine import SETLINFO_FIELDS
 from settlement.schemas import PatientOut
+from settlement.settlements.lines import line_outs
 from settlement.settlements.models import FUND_FIELDS
 from settlement.settlements.schemas import BillOut, FundRowOut, ReversalOut
 from shared.idnumber import mask_id_number
@@ -58,9 +59,15 @@ def bill_out(
 ) -> BillOut:
     """The answer for a bill: a stored row (attribute access) or the row a settle or preview
     has just made (a mapping; JSON columns may still be lists); ``reversal``: the stored
-    reversal row of a revoked bill."""
+    reversal row of a revoked bill. ``lines`` come from the row's ``items`` (stored records,
+    :mod:`settlement.settlements.lines`)."""
     amounts: dict[str, Any] = {}
-    get = row.__getitem__ if isinstance(row, Mapping) else lambda name: getattr(row, name)
+    if isinstance(row, Mapping):
+        get = row.__getitem__
+        items = row.get("items")
+    else:
+        get = lambda name: getattr(row, name)  # noqa: E731
+        items = getattr(row, "items", None)
     for name in SETLINFO_FIELDS:
         amounts[name] = _amount(get(name))
     return BillOut.model_construct(
@@ -90,5 +97,6 @@ def bill_out(
         setl_date=get("setl_date"),
         refd_setl_flag=0,
         reversal=reversal_out(reversal) if reversal is not None else None,
+        lines=line_outs(items),
         **amounts,
     )
