@@ -67,7 +67,8 @@ def from_row(row: EntryRow) -> Version:
 class Merged:
     """What an import does to the catalogue: stored entries to delete (``remove``: ids of the
     replaced and closed ones) and versions to insert (``write``: added, replaced, closed),
-    with counts, or the file's ``errors``."""
+    with counts (``unchanged``: file rows the catalogue already holds as they are), or the
+    file's ``errors``."""
 
     remove: list[int] = field(default_factory=list)
     write: list[Version] = field(default_factory=list)
@@ -118,7 +119,8 @@ def merge_code(stored: Sequence[Version], incoming: Sequence[Version], into: Mer
         if before is None:
             into.added += 1
         elif before.same_values(final):
-            into.unchanged += 1
+            if final.line is not None:  # a file row the catalogue already holds as it is
+                into.unchanged += 1
             continue
         else:
             assert before.id is not None

@@ -55,10 +55,10 @@ def _chunks(values: Sequence[T]) -> list[Sequence[T]]:
 
 _LOCK = select(versions.c.version).where(versions.c.key == CATALOGUE_KEY).with_for_update()
 _VERSIONS = select(versions.c.key, versions.c.version)
-_VERSION = select(versions.c.version).where(versions.c.key == bindparam("key"))
+_VERSION = select(versions.c.version).where(versions.c.key == bindparam("counter"))
 _BUMP = (
     update(versions)
-    .where(versions.c.key == bindparam("key"))
+    .where(versions.c.key == bindparam("counter"))
     .values(version=versions.c.version + 1, updated_at=bindparam("now"))
 )
 _NEW_VERSION = insert(versions)
@@ -77,10 +77,10 @@ async def all_versions(conn: Conn) -> dict[str, int]:
 
 async def bump(conn: Conn, key: str, now: datetime) -> None:
     """Move a counter on (creating it at 1), under the lock."""
-    if (await conn.execute(_VERSION, {"key": key})).first() is None:
+    if (await conn.execute(_VERSION, {"counter": key})).first() is None:
         await conn.execute(_NEW_VERSION, {"key": key, "version": 1, "updated_at": now})
     else:
-        await conn.execute(_BUMP, {"key": key, "now": now})
+        await conn.execute(_BUMP, {"counter": key, "now": now})
 
 
 # ----------------------------------------------------------------------------- imports
@@ -118,8 +118,10 @@ _VERSIONS_OF = (
     .order_by(entries.c.begndate)
 )
 _DELETE_ENTRIES = delete(entries).where(entries.c.id.in_(bindparam("ids", expanding=True)))
-_KNOWN_CODES = select(distinct(entries.c.med_list_codg)).where(
-    entries.c.med_list_codg.in_(bindparam("codes", expanding=True))
+_KNOWN_CODES = (
+    select(entries.c.med_list_codg)
+    .distinct()
+    .where(entries.c.med_list_codg.in_(bindparam("codes", expanding=True)))
 )
 _COUNTS = select(func.count(), func.count(distinct(entries.c.med_list_codg))).select_from(entries)
 _ANY_ENTRY = select(entries.c.id).limit(1)

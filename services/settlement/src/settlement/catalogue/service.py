@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from importlib.resources import files
 
 from settlement.audit.repository import append
 from settlement.catalogue import repository
@@ -82,22 +83,37 @@ def _stored_version(row: AnyRow) -> Version:
     )
 
 
-async def _merge(conn: Conn, incoming: dict[str, list[Version]]) -> Merged:
+async def _merge(
+    conn: Conn, incoming: dict[str, list[Version]], file_errors: Sequence[RowError] = ()
+) -> Merged:
+    """The file's valid rows merged into the stored catalogue; a 422 naming every problem,
+    the file's own (``file_errors``) and the rows that overlap the catalogue."""
     stored: dict[str, list[Version]] = defaultdict(list)
     for row in await repository.entries_of(conn, list(incoming)):
         stored[row.med_list_codg].append(_stored_version(row))
     merged = merge(stored, incoming)
-    if merged.errors:
-        raise ImportRejected(merged.errors)
+    if file_errors or merged.errors:
+        raise ImportRejected([*file_errors, *merged.errors])
     return merged
+
+
+def _header_problem(errors: Sequence[RowError]) -> bool:
+    """A file refused before its rows are read (encoding, header, empty)."""
+    return any(e.row == 1 for e in errors) or (len(errors) == 1 and errors[0].column is None)
 
 
 class CatalogueService:
     """Imports and reads of the catalogue; keeps this process's cache current."""
 
-    def __init__(self, db: Database, cache: CatalogueCache) -> None:
+    def __init__(self, db: Database, cache: CatalogueCache | None = None) -> None:
+        """``cache``: this process's, reloaded after each import that changes something
+        (None for a command-line import: the servers see it within their check interval)."""
         self.db = db
         self.cache = cache
+
+    async def _refresh(self) -> None:
+        if self.cache is not None:
+            await self.cache.refresh()
 
     async def hospital(self, code: str) -> HospitalRef:
         """The hospital an administrator names (``hospital_code``); a 422 naming the field
@@ -113,7 +129,7 @@ class CatalogueService:
     ) -> CatalogueImportResult:
         """Check ``data`` and (unless ``dry_run``) apply it; raises :class:`ImportRejected`."""
         parsed = parse_catalogue(data)
-        if parsed.errors:
+        if parsed.errors and (_header_problem(parsed.errors) or not parsed.rows):
             raise ImportRejected(parsed.errors)
         incoming: dict[str, list[Version]] = defaultdict(list)
         for row in parsed.rows:
@@ -121,13 +137,13 @@ class CatalogueService:
         rows, codes = len(parsed.rows), len(incoming)
         if dry_run:
             async with self.db.read() as conn:
-                merged = await _merge(conn, incoming)
+                merged = await _merge(conn, incoming, parsed.errors)
                 version = (await repository.all_versions(conn)).get(repository.CATALOGUE_KEY, 0)
             return _catalogue_result(merged, rows, codes, version, dry_run=True)
         import_id: int | None = None
         async with self.db.write() as conn:
             await repository.lock(conn)
-            merged = await _merge(conn, incoming)
+            merged = await _merge(conn, incoming, parsed.errors)
             if merged.write:
                 now = utcnow()
                 import_id = await repository.insert_import(
@@ -180,7 +196,7 @@ class CatalogueService:
                 )
             version = (await repository.all_versions(conn)).get(repository.CATALOGUE_KEY, 0)
         if merged.write:
-            await self.cache.refresh()
+            await self._refresh()
         result = _catalogue_result(merged, rows, codes, version, dry_run=False)
         result.import_id = import_id
         return result
@@ -199,7 +215,7 @@ class CatalogueService:
         codes the file does not list keep theirs. A national code the catalogue does not hold
         is refused on its row."""
         parsed = parse_mapping(data)
-        if parsed.errors:
+        if parsed.errors and (_header_problem(parsed.errors) or not parsed.rows):
             raise ImportRejected(parsed.errors)
         rows = parsed.rows
         result = MappingImportResult(
@@ -226,8 +242,8 @@ class CatalogueService:
                 for r in rows
                 if r.med_list_codg not in known
             ]
-            if unknown:
-                raise ImportRejected(unknown)
+            if parsed.errors or unknown:
+                raise ImportRejected([*parsed.errors, *unknown])
             stored = await repository.mappings_of_codes(
                 conn, hospital.id, [r.medins_list_codg for r in rows]
             )
@@ -277,7 +293,7 @@ class CatalogueService:
                     "unchanged": result.unchanged,
                 },
             )
-        await self.cache.refresh()
+        await self._refresh()
         result.changed = True
         result.import_id = import_id
         return result
@@ -368,3 +384,35 @@ def _catalogue_result(
         unchanged=merged.unchanged,
         version=version,
     )
+
+
+DEMO_CATALOGUE = "catalogue.csv"
+
+
+def demo_file(name: str) -> bytes:
+    """A file of the demo catalogue shipped with the package (``catalogue/demo/``)."""
+    return (files("settlement.catalogue") / "demo" / name).read_bytes()
+
+
+async def seed_demo_catalogue(
+    service: CatalogueService, hospital_codes: Sequence[str]
+) -> list[str]:
+    """Load the demo catalogue and the demo hospitals' mappings (``seed-demo``); repeating it
+    changes nothing. One line per file."""
+    result = await service.import_catalogue(
+        demo_file(DEMO_CATALOGUE), actor="seed-demo", request_id=None
+    )
+    lines = [
+        f"catalogue: {result.rows} rows, {result.added} versions added, "
+        f"{result.unchanged} unchanged (version {result.version})"
+    ]
+    for code in hospital_codes:
+        hospital = await service.hospital(code)
+        mapped = await service.import_mapping(
+            hospital, demo_file(f"mapping-{code}.csv"), actor="seed-demo", request_id=None
+        )
+        lines.append(
+            f"mapping of {code}: {mapped.rows} codes, {mapped.added} added, "
+            f"{mapped.unchanged} unchanged"
+        )
+    return lines
