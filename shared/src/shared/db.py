@@ -286,7 +286,7 @@ class _Record:
         return len(self._record)
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._record.values())
+        return iter(self._record)  # an asyncpg record iterates over its values
 
     def _asdict(self) -> dict[str, Any]:
         return dict(self._record.items())

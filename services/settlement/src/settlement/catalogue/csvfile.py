@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from settlement.catalogue.models import CODE_LENGTH, MEDINS_CODE_LENGTH, NAME_LENGTH
 
@@ -77,11 +77,10 @@ class RowError:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EntryRow:
-    """A valid catalogue row (``chrgitm_lv`` as stored: ``01``, ``02`` or ``03``)."""
+class EntryRow(NamedTuple):
+    """One version of a national code: a valid file row (``line``) or a stored entry
+    (``id``). ``chrgitm_lv`` as stored: ``01``, ``02`` or ``03``."""
 
-    line: int
     med_list_codg: str
     med_list_name: str
     chrgitm_lv: str
@@ -89,6 +88,8 @@ class EntryRow:
     pric_uplmt_amt: Decimal | None
     begndate: date
     enddate: date | None
+    id: int | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,7 @@ def _records(
         for record in reader:
             line = previous + 1
             previous = reader.line_num
-            if not any(cell.strip() for cell in record):
+            if not record or (not record[0].strip() and not "".join(record).strip()):
                 continue  # blank line, or a spreadsheet's row of empty cells
             if len(record) != len(expected):
                 errors.append(
@@ -264,22 +265,29 @@ def _cap(line: int, value: str, errors: list[RowError]) -> Decimal | None:
 def parse_catalogue(data: bytes) -> Parsed[EntryRow]:
     """Every row checked on its own, and across rows that a code does not list the same
     ``begndate`` twice. Ranges that overlap are checked against the stored catalogue too
-    (:mod:`settlement.catalogue.ranges`)."""
+    (:mod:`settlement.catalogue.ranges`). A national catalogue repeats its dates, ratios and
+    caps on many rows: each distinct text is parsed once."""
     records, errors = _records(data, CATALOGUE_HEADER)
     rows: list[EntryRow] = []
     dates = _Dates()
+    known_dates = dates.known
+    ratios: dict[str, Decimal] = {}
+    caps: dict[str, Decimal] = {}
     seen: dict[tuple[str, date], int] = {}
+    code_ok = _CODE.match
+    control = _CONTROL.search
     for line, record in records:
-        code, name, level, prop, cap, begin, end = (cell.strip() for cell in record)
+        code, name, level, prop, cap, begin, end = [cell.strip() for cell in record]
         before = len(errors)
-        _code(line, "med_list_codg", code, errors)
+        if not code_ok(code):
+            _code(line, "med_list_codg", code, errors)
         if not name:
             errors.append(RowError(line, "med_list_name", "is required"))
         elif len(name) > NAME_LENGTH:
             errors.append(
                 RowError(line, "med_list_name", f"must be at most {NAME_LENGTH} characters")
             )
-        elif _CONTROL.search(name):
+        elif control(name):
             errors.append(RowError(line, "med_list_name", "must not contain control characters"))
         chrgitm_lv = LEVELS.get(level)
         if chrgitm_lv is None:
@@ -289,24 +297,37 @@ def parse_catalogue(data: bytes) -> Parsed[EntryRow]:
                     line, "chrgitm_lv", f"must be 01 (甲类), 02 (乙类) or 03 (丙类), not {shown}"
                 )
             )
-        ratio = _ratio(line, prop, errors)
-        if ratio is not None and chrgitm_lv == "01" and ratio != 0:
-            errors.append(
-                RowError(line, "selfpay_prop", "a 甲类 (01) entry has no self-pay: 0 or empty")
-            )
-        if ratio is not None and chrgitm_lv == "03" and ratio != 1:
-            errors.append(
-                RowError(line, "selfpay_prop", "a 丙类 (03) entry is fully self-paid: 1 or empty")
-            )
-        price_cap = _cap(line, cap, errors)
-        begndate = None
-        if begin:
-            begndate = dates.parse(line, "begndate", begin, errors)
-        else:
-            errors.append(RowError(line, "begndate", "is required"))
-        enddate = dates.parse(line, "enddate", end, errors) if end else None
-        if begndate and enddate and enddate < begndate:
-            errors.append(RowError(line, "enddate", "is before begndate"))
+        ratio = None
+        if prop:
+            ratio = ratios.get(prop)
+            if ratio is None and (ratio := _ratio(line, prop, errors)) is not None:
+                ratios[prop] = ratio
+            if ratio is not None and chrgitm_lv == "01" and ratio != 0:
+                errors.append(
+                    RowError(line, "selfpay_prop", "a 甲类 (01) entry has no self-pay: 0 or empty")
+                )
+            elif ratio is not None and chrgitm_lv == "03" and ratio != 1:
+                errors.append(
+                    RowError(
+                        line, "selfpay_prop", "a 丙类 (03) entry is fully self-paid: 1 or empty"
+                    )
+                )
+        price_cap = None
+        if cap:
+            price_cap = caps.get(cap)
+            if price_cap is None and (price_cap := _cap(line, cap, errors)) is not None:
+                caps[cap] = price_cap
+        begndate = known_dates.get(begin)
+        if begndate is None:
+            if begin:
+                begndate = dates.parse(line, "begndate", begin, errors)
+            else:
+                errors.append(RowError(line, "begndate", "is required"))
+        enddate = None
+        if end:
+            enddate = known_dates.get(end) or dates.parse(line, "enddate", end, errors)
+            if begndate and enddate and enddate < begndate:
+                errors.append(RowError(line, "enddate", "is before begndate"))
         if begndate:
             first = seen.setdefault((code, begndate), line)
             if first != line:
@@ -320,7 +341,9 @@ def parse_catalogue(data: bytes) -> Parsed[EntryRow]:
                 )
         if len(errors) != before or begndate is None or chrgitm_lv is None:
             continue
-        rows.append(EntryRow(line, code, name, chrgitm_lv, ratio, price_cap, begndate, enddate))
+        rows.append(
+            EntryRow(code, name, chrgitm_lv, ratio, price_cap, begndate, enddate, None, line)
+        )
     return Parsed(rows, errors)
 
 

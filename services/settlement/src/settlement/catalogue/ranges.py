@@ -17,50 +17,21 @@ overlap; each ends at the latest the day before the next one begins.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 
 from settlement.catalogue.csvfile import EntryRow, RowError
 
 ONE_DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
-    """One version of a code (a stored entry, or a file row)."""
-
-    med_list_codg: str
-    med_list_name: str
-    chrgitm_lv: str
-    selfpay_prop: Decimal | None
-    pric_uplmt_amt: Decimal | None
-    begndate: date
-    enddate: date | None
-    id: int | None = None  # stored entries
-    line: int | None = None  # file rows
-
-    def same_values(self, other: Version) -> bool:
-        return (
-            self.med_list_name == other.med_list_name
-            and self.chrgitm_lv == other.chrgitm_lv
-            and self.selfpay_prop == other.selfpay_prop
-            and self.pric_uplmt_amt == other.pric_uplmt_amt
-            and self.enddate == other.enddate
-        )
+Version = EntryRow
+"""One version of a code (a stored entry with its ``id``, or a file row with its ``line``)."""
 
 
-def from_row(row: EntryRow) -> Version:
-    return Version(
-        row.med_list_codg,
-        row.med_list_name,
-        row.chrgitm_lv,
-        row.selfpay_prop,
-        row.pric_uplmt_amt,
-        row.begndate,
-        row.enddate,
-        line=row.line,
-    )
+def same_values(a: Version, b: Version) -> bool:
+    """Name, level, ratio, cap and end are the same (the begin is the version's key)."""
+    return a[1:5] == b[1:5] and a.enddate == b.enddate
 
 
 @dataclass
@@ -82,6 +53,22 @@ class Merged:
 def merge_code(stored: Sequence[Version], incoming: Sequence[Version], into: Merged) -> None:
     """Merge one code's file rows (distinct ``begndate``) into its stored versions (which do
     not overlap), adding the outcome to ``into``."""
+    if len(incoming) == 1 and len(stored) <= 1:  # most codes of a file: one version each
+        row = incoming[0]
+        if not stored:
+            into.added += 1
+            into.write.append(row)
+            return
+        old = stored[0]
+        if old.begndate == row.begndate:
+            if same_values(old, row):
+                into.unchanged += 1
+                return
+            assert old.id is not None
+            into.remove.append(old.id)
+            into.replaced += 1
+            into.write.append(row)
+            return
     by_start: dict[date, Version] = {v.begndate: v for v in stored}
     stored_at = dict(by_start)
     for row in incoming:
@@ -111,14 +98,14 @@ def merge_code(stored: Sequence[Version], incoming: Sequence[Version], into: Mer
                 )
             if end is None or end > last_day:
                 end = last_day
-        finals.append(version if end == version.enddate else replace(version, enddate=end))
+        finals.append(version if end == version.enddate else version._replace(enddate=end))
     if len(into.errors) != errors:
         return
     for final in finals:
         before = stored_at.get(final.begndate)
         if before is None:
             into.added += 1
-        elif before.same_values(final):
+        elif same_values(before, final):
             if final.line is not None:  # a file row the catalogue already holds as it is
                 into.unchanged += 1
             continue

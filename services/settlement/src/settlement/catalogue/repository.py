@@ -101,17 +101,32 @@ async def last_catalogue_import(conn: Conn) -> AnyRow | None:
 
 # ----------------------------------------------------------------------------- entries
 
-_ENTRIES_OF = select(entries.c.id, *(entries.c[name] for name in ENTRY_COLUMNS[:-1])).where(
+_VERSION_COLUMNS = (*(entries.c[name] for name in ENTRY_COLUMNS[:-1]), entries.c.id)
+_ENTRIES_OF = select(*_VERSION_COLUMNS).where(
     entries.c.med_list_codg.in_(bindparam("codes", expanding=True))
 )
-_ALL_ENTRIES = select(
+_EVERY_ENTRY = select(*_VERSION_COLUMNS)
+FULL_SCAN = 20_000
+"""Above this many codes, :func:`entries_of` reads the whole catalogue in one statement."""
+_CACHE_COLUMNS = (
     entries.c.med_list_codg,
     entries.c.chrgitm_lv,
     entries.c.selfpay_prop,
     entries.c.pric_uplmt_amt,
     entries.c.begndate,
     entries.c.enddate,
-).order_by(entries.c.med_list_codg, entries.c.begndate)
+    entries.c.import_id,
+)
+_ALL_ENTRIES = select(*_CACHE_COLUMNS).order_by(entries.c.med_list_codg, entries.c.begndate)
+_CHANGED_SINCE = (
+    select(*_CACHE_COLUMNS)
+    .where(
+        entries.c.med_list_codg.in_(
+            select(entries.c.med_list_codg).where(entries.c.import_id > bindparam("since"))
+        )
+    )
+    .order_by(entries.c.med_list_codg, entries.c.begndate)
+)
 _VERSIONS_OF = (
     select(*(entries.c[name] for name in ENTRY_COLUMNS[:-1]))
     .where(entries.c.med_list_codg == bindparam("code"))
@@ -128,7 +143,11 @@ _ANY_ENTRY = select(entries.c.id).limit(1)
 
 
 async def entries_of(conn: Conn, codes: Sequence[str]) -> list[AnyRow]:
-    """The stored versions of these codes (any order)."""
+    """The stored versions of these codes, any order; each row is ``(med_list_codg,
+    med_list_name, chrgitm_lv, selfpay_prop, pric_uplmt_amt, begndate, enddate, id)``."""
+    if len(codes) > FULL_SCAN:  # a national edition: one pass over everything
+        wanted = set(codes)
+        return [r for r in (await conn.execute(_EVERY_ENTRY)).all() if r[0] in wanted]
     out: list[AnyRow] = []
     for chunk in _chunks(codes):
         out.extend((await conn.execute(_ENTRIES_OF, {"codes": list(chunk)})).all())
@@ -140,9 +159,17 @@ async def versions_of(conn: Conn, code: str) -> Sequence[AnyRow]:
     return (await conn.execute(_VERSIONS_OF, {"code": code})).all()
 
 
-async def stream_entries(conn: Conn, batch: int = 20_000) -> AsyncIterator[Sequence[Any]]:
-    """Every entry (code, level, ratio, cap, range), by code and ``begndate``, in batches."""
-    async for rows in conn.stream(_ALL_ENTRIES, batch=batch):
+async def stream_entries(
+    conn: Conn, since: int | None = None, batch: int = 20_000
+) -> AsyncIterator[Sequence[Any]]:
+    """Entries as ``(code, level, ratio, cap, begndate, enddate, import_id)`` by code and
+    ``begndate``, in batches: every one, or (``since``) every version of each code an import
+    after that one wrote (imports take the catalogue's lock, so their ids commit in order)."""
+    if since is None:
+        stream = conn.stream(_ALL_ENTRIES, batch=batch)
+    else:
+        stream = conn.stream(_CHANGED_SINCE, {"since": since}, batch=batch)
+    async for rows in stream:
         yield rows
 
 

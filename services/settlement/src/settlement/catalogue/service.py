@@ -31,7 +31,7 @@ from settlement.catalogue.csvfile import (
     parse_catalogue,
     parse_mapping,
 )
-from settlement.catalogue.ranges import Merged, Version, from_row, merge
+from settlement.catalogue.ranges import Merged, Version, merge
 from settlement.catalogue.schemas import (
     CatalogueImportResult,
     CatalogueStatus,
@@ -42,7 +42,7 @@ from settlement.catalogue.schemas import (
     MappingOut,
     MappingPage,
 )
-from settlement.database import AnyRow, Conn, Database, utcnow
+from settlement.database import Conn, Database, utcnow
 from settlement.hospitals.repository import HospitalRef
 from settlement.hospitals.repository import by_code as hospital_by_code
 from shared.errors import NotFound, Unprocessable
@@ -70,19 +70,6 @@ class ImportRejected(Unprocessable):
         self.row_errors = ordered
 
 
-def _stored_version(row: AnyRow) -> Version:
-    return Version(
-        row.med_list_codg,
-        row.med_list_name,
-        row.chrgitm_lv,
-        row.selfpay_prop,
-        row.pric_uplmt_amt,
-        row.begndate,
-        row.enddate,
-        id=row.id,
-    )
-
-
 async def _merge(
     conn: Conn, incoming: dict[str, list[Version]], file_errors: Sequence[RowError] = ()
 ) -> Merged:
@@ -90,7 +77,7 @@ async def _merge(
     the file's own (``file_errors``) and the rows that overlap the catalogue."""
     stored: dict[str, list[Version]] = defaultdict(list)
     for row in await repository.entries_of(conn, list(incoming)):
-        stored[row.med_list_codg].append(_stored_version(row))
+        stored[row[0]].append(Version(*row))
     merged = merge(stored, incoming)
     if file_errors or merged.errors:
         raise ImportRejected([*file_errors, *merged.errors])
@@ -106,14 +93,15 @@ class CatalogueService:
     """Imports and reads of the catalogue; keeps this process's cache current."""
 
     def __init__(self, db: Database, cache: CatalogueCache | None = None) -> None:
-        """``cache``: this process's, reloaded after each import that changes something
-        (None for a command-line import: the servers see it within their check interval)."""
+        """``cache``: this process's, made to reload before its next bill after each import
+        that changes something (None for a command-line import: the servers see it within
+        their check interval)."""
         self.db = db
         self.cache = cache
 
-    async def _refresh(self) -> None:
+    def _changed(self) -> None:
         if self.cache is not None:
-            await self.cache.refresh()
+            self.cache.invalidate()
 
     async def hospital(self, code: str) -> HospitalRef:
         """The hospital an administrator names (``hospital_code``); a 422 naming the field
@@ -133,7 +121,7 @@ class CatalogueService:
             raise ImportRejected(parsed.errors)
         incoming: dict[str, list[Version]] = defaultdict(list)
         for row in parsed.rows:
-            incoming[row.med_list_codg].append(from_row(row))
+            incoming[row.med_list_codg].append(row)
         rows, codes = len(parsed.rows), len(incoming)
         if dry_run:
             async with self.db.read() as conn:
@@ -162,22 +150,8 @@ class CatalogueService:
                     },
                 )
                 await repository.delete_entries(conn, merged.remove)
-                await repository.insert_entries(
-                    conn,
-                    [
-                        (
-                            v.med_list_codg,
-                            v.med_list_name,
-                            v.chrgitm_lv,
-                            v.selfpay_prop,
-                            v.pric_uplmt_amt,
-                            v.begndate,
-                            v.enddate,
-                            import_id,
-                        )
-                        for v in merged.write
-                    ],
-                )
+                tail = (import_id,)
+                await repository.insert_entries(conn, [v[:7] + tail for v in merged.write])
                 await repository.bump(conn, repository.CATALOGUE_KEY, now)
                 await append(
                     conn,
@@ -196,7 +170,7 @@ class CatalogueService:
                 )
             version = (await repository.all_versions(conn)).get(repository.CATALOGUE_KEY, 0)
         if merged.write:
-            await self._refresh()
+            self._changed()
         result = _catalogue_result(merged, rows, codes, version, dry_run=False)
         result.import_id = import_id
         return result
@@ -293,7 +267,7 @@ class CatalogueService:
                     "unchanged": result.unchanged,
                 },
             )
-        await self._refresh()
+        self._changed()
         result.changed = True
         result.import_id = import_id
         return result
