@@ -455,3 +455,33 @@ async def test_without_a_catalogue_the_hospital_declares_then_the_catalogue_deci
         ("unlisted", "03"),
     ]
     assert split_of(after.json()["lines"][1]) == ("0.00", "0.00", "38.50", "731.50")
+
+
+async def test_a_bill_stored_before_per_line_results_answers_without_lines(
+    cat_svc: Service,
+) -> None:
+    from sqlalchemy import update
+
+    from settlement.settlements.repository import bills
+
+    hospital = await cat_svc.hospital(level=2)
+    person = cat_svc.registry.add(make_id_number())
+    items = [line(unique("OLD"), "旧账单项目", "A", "10.00", 3)]
+    response = await settle(cat_svc, hospital, outpatient(person, "2026-03-05", items))
+    assert response.status_code == 201, response.text
+    setl_id = response.json()["setl_id"]
+    # The lines as bills stored them before: the request's fields only.
+    legacy = (
+        '[{"code":"OLD1","name":"旧账单项目","category":"A","unit_price":"10.00","quantity":"3"}]'
+    )
+    async with cat_svc.app.state.ctx.db.write() as conn:
+        await conn.execute(update(bills).where(bills.c.setl_id == setl_id).values(items=legacy))
+    stored = await cat_svc.client.get(f"/v1/settlements/{setl_id}", headers=hospital.headers())
+    assert stored.status_code == 200
+    assert stored.json()["lines"] is None
+    assert stored.json()["medfee_sumamt"] == "30.00"
+    receipt = await cat_svc.client.get(
+        f"/v1/settlements/{setl_id}/receipt", headers=hospital.headers()
+    )
+    assert receipt.status_code == 200
+    assert "旧账单项目" in receipt.text

@@ -59,8 +59,8 @@ def bill_out(
 ) -> BillOut:
     """The answer for a bill: a stored row (attribute access) or the row a settle or preview
     has just made (a mapping; JSON columns may still be lists); ``reversal``: the stored
-    reversal row of a revoked bill. ``lines`` come from the row's ``items`` (stored records,
-    :mod:`settlement.settlements.lines`)."""
+    reversal row of a revoked bill. ``lines`` come from the row's ``items`` (the stored
+    lines' JSON, :mod:`settlement.settlements.lines`)."""
     amounts: dict[str, Any] = {}
     if isinstance(row, Mapping):
         get = row.__getitem__

@@ -30,14 +30,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
+from pydantic_core import to_json
+
 from settlement.catalogue.cache import CatalogueView
 from settlement.engine import FeeItem, LineSplit
 from settlement.settlements.schemas import FeeItemIn, FeeLineOut
 
 CATEGORY_OF_LEVEL = {"01": "A", "02": "B", "03": "C"}
 LEVEL_OF_CATEGORY = {"A": "01", "B": "02", "C": "03"}
-NO_RATIO = Decimal(0)
-WHOLE = Decimal(1)
 
 DECLARED = ("declared", None, None)
 
@@ -102,96 +103,84 @@ def classify(view: CatalogueView, sent: Sequence[FeeItemIn], on: date) -> Classi
     return Classified(sent, items, facts)
 
 
+_RATIO_TEXT: dict[Decimal, str] = {}
+
+
 def _ratio(value: Decimal) -> str:
-    return f"{value.normalize():f}"
-
-
-def _money(value: Decimal) -> str:
-    """An engine amount (already to the fen) as its two-decimal text."""
-    return f"{value:.2f}"
+    """A ratio as written, without trailing zeros (``0.1000`` → ``"0.1"``)."""
+    text = _RATIO_TEXT.get(value)
+    if text is None:
+        text = f"{value.normalize():f}"
+        if len(_RATIO_TEXT) < 10_000:
+            _RATIO_TEXT[value] = text
+    return text
 
 
 def line_records(
     lines: Classified, splits: Sequence[LineSplit], b_self_pay_ratio: Decimal
 ) -> list[dict[str, Any]]:
-    """The stored form of each line (see the module's docstring); ``splits`` are the
-    engine's ``Bill.lines`` for these lines, ``b_self_pay_ratio`` the policy's ratio for a B
-    line without one of its own."""
+    """The stored form of each line (see the module's docstring): every field of the answer's
+    ``FeeLineOut`` plus what the engine computed the line with. ``splits`` are the engine's
+    ``Bill.lines`` for these lines, ``b_self_pay_ratio`` the policy's ratio for a B line
+    without one of its own. Amounts stay ``Decimal`` (to the fen, as the engine and the
+    request give them); :func:`dump_records` writes each as its exact decimal text."""
     out: list[dict[str, Any]] = []
+    b_ratio = _ratio(b_self_pay_ratio)
     for sent, item, (source, national, note), split in zip(
         lines.sent, lines.items, lines.facts, splits, strict=True
     ):
         fulamt, overlmt, preself, inscp = split
         category = item.category
+        own_ratio = item.self_pay_ratio
         if category == "A":
-            ratio = NO_RATIO
-        elif category == "B":
-            ratio = b_self_pay_ratio if item.self_pay_ratio is None else item.self_pay_ratio
+            ratio = "0"
+        elif category == "C":
+            ratio = "1"
         else:
-            ratio = WHOLE
-        record: dict[str, Any] = {
-            "code": item.code,
-            "name": item.name,
-            "category": category,
-            "unit_price": str(item.unit_price),
-            "quantity": str(item.quantity),
-        }
-        if item.amount is not None:
-            record["amount"] = _money(item.amount)
-        if item.self_pay_ratio is not None:
-            record["self_pay_ratio"] = str(item.self_pay_ratio)
-        if item.price_cap is not None:
-            record["price_cap"] = _money(item.price_cap)
-        record["declared_category"] = sent.category
-        record["source"] = source
-        if national is not None:
-            record["med_list_codg"] = national
-        if note is not None:
-            record["note"] = note
-        record["chrgitm_lv"] = LEVEL_OF_CATEGORY[category]
-        record["selfpay_prop"] = _ratio(ratio)
-        record["det_item_fee_sumamt"] = _money(fulamt + overlmt + preself + inscp)
-        record["fulamt_ownpay_amt"] = _money(fulamt)
-        record["overlmt_amt"] = _money(overlmt)
-        record["preselfpay_amt"] = _money(preself)
-        record["inscp_scp_amt"] = _money(inscp)
-        out.append(record)
+            ratio = b_ratio if own_ratio is None else _ratio(own_ratio)
+        cap = item.price_cap
+        out.append(
+            {
+                "code": item.code,
+                "name": item.name,
+                "category": category,
+                "unit_price": item.unit_price,
+                "quantity": item.quantity,
+                "amount": item.amount,
+                "self_pay_ratio": own_ratio,
+                "price_cap": cap,
+                "med_list_codg": national,
+                "source": source,
+                "declared_category": sent.category,
+                "chrgitm_lv": LEVEL_OF_CATEGORY[category],
+                "selfpay_prop": ratio,
+                "pric_uplmt_amt": cap,
+                "det_item_fee_sumamt": fulamt + overlmt + preself + inscp,
+                "fulamt_ownpay_amt": fulamt,
+                "overlmt_amt": overlmt,
+                "preselfpay_amt": preself,
+                "inscp_scp_amt": inscp,
+                "note": note,
+            }
+        )
     return out
 
 
 def dump_records(records: Sequence[dict[str, Any]]) -> str:
-    """The ``items`` column's JSON text."""
-    return json.dumps(records, ensure_ascii=False, separators=(",", ":"))
+    """The ``items`` column's JSON text: amounts, prices, quantities and ratios as exact
+    decimal strings (an engine amount, to the fen, reads ``"600.00"``)."""
+    return to_json(records).decode()
 
 
-def line_outs(stored: str | Sequence[dict[str, Any]] | None) -> list[FeeLineOut] | None:
-    """The answer's ``lines`` from stored records (JSON text, or the records just made); None
-    for a bill stored before per-line results."""
-    if stored is None:
+_LINES = TypeAdapter(list[FeeLineOut])
+
+
+def line_outs(stored: str | None) -> list[FeeLineOut] | None:
+    """The answer's ``lines`` from stored records (the ``items`` JSON text); None for a bill
+    stored before per-line results."""
+    if stored is None or '"source"' not in stored[:4000]:
         return None
-    records = json.loads(stored) if isinstance(stored, str) else stored
-    if not records or "source" not in records[0]:
-        return None
-    construct = FeeLineOut.model_construct
-    return [
-        construct(
-            code=r["code"],
-            name=r["name"],
-            med_list_codg=r.get("med_list_codg"),
-            source=r["source"],
-            declared_category=r["declared_category"],
-            chrgitm_lv=r["chrgitm_lv"],
-            selfpay_prop=r["selfpay_prop"],
-            pric_uplmt_amt=r.get("price_cap"),
-            det_item_fee_sumamt=r["det_item_fee_sumamt"],
-            fulamt_ownpay_amt=r["fulamt_ownpay_amt"],
-            overlmt_amt=r["overlmt_amt"],
-            preselfpay_amt=r["preselfpay_amt"],
-            inscp_scp_amt=r["inscp_scp_amt"],
-            note=r.get("note"),
-        )
-        for r in records
-    ]
+    return _LINES.validate_json(stored)
 
 
 def stored_items(text: str) -> list[FeeItem]:

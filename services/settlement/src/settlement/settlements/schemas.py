@@ -241,10 +241,11 @@ class FundRowOut(BaseModel):
 
 
 MoneyText = Annotated[
-    str, Field(pattern=r"^[0-9]+\.[0-9]{2}$", json_schema_extra={"examples": ["600.00"]})
+    str,
+    Field(json_schema_extra={"pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["600.00"]}),
 ]
-"""An amount in yuan with two decimals, as text (a line's amounts are exact engine results,
-formatted once when the line is stored)."""
+"""An amount in yuan with two decimals, as text: a line's amounts are exact engine results
+(to the fen), written once as decimal text when the bill's lines are stored."""
 
 
 class FeeLineOut(BaseModel):

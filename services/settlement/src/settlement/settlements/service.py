@@ -75,7 +75,7 @@ class _Computed:
     elig: UsedEligibility
     items: list[FeeItemIn]
     bill: Bill
-    lines: list[dict[str, Any]]  # the stored lines (settlements.lines.line_records)
+    lines: str  # the stored lines, JSON (settlements.lines.line_records)
 
 
 class _Duplicate(Exception):
@@ -287,7 +287,7 @@ class SettlementService:
         bill = compute_bill(policy, hospital, req, aid_class, inputs, stay)
         # A stay settled in parts computes every line so far; this bill's are the last ones.
         splits = bill.lines[len(bill.lines) - len(items) :]
-        lines = line_records(classified, splits, policy.b_self_pay_ratio)
+        lines = dump_records(line_records(classified, splits, policy.b_self_pay_ratio))
         return _Computed(inputs, elig, items, bill, lines)
 
     async def settle(
@@ -377,7 +377,7 @@ class SettlementService:
                 **{name: dump_json(values[name]) for name in _JSON_COLUMNS},
                 "idempotency_key": idempotency_key,
                 "request_hash": fingerprint,
-                "items": dump_records(computed.lines),
+                "items": computed.lines,
                 "item_count": len(computed.items),
                 "deltas": dump_json(bill.deltas),
                 "request_id": request_id,
