@@ -46,7 +46,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from settlement.app import create_app
-from settlement.catalogue.cache import load_entries
 from settlement.config import Settings
 from shared.db import run_migrations
 from tests.support.data import ITEM_CATALOGUE, inpatient_items
@@ -220,6 +219,8 @@ async def import_phase(rows: int) -> tuple[list[list[str]], dict[str, str]]:
                 f"{result['replaced']:,} replaced, {result['unchanged']:,} unchanged",
                 flush=True,
             )
+            from settlement.catalogue.cache import load_entries
+
             ctx = bench.app.state.ctx
             gc.collect()
             tracemalloc.start()
