@@ -109,10 +109,10 @@ CatalogueMapping = Table(
 CatalogueVersion = Table(
     "catalogue_versions",
     metadata,
-    Column("key", String(32), primary_key=True),
+    Column("name", String(32), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime()),
 )
-"""Counters the per-process caches watch: ``catalogue`` (moved by every catalogue import that
-changes an entry; its row also serialises the imports) and ``hospital:<id>`` (moved by every
-mapping import of that hospital that changes a row)."""
+"""Counters the per-process caches watch, by ``name``: ``catalogue`` (moved by every catalogue
+import that changes an entry; its row also serialises the imports) and ``hospital:<id>``
+(moved by every mapping import of that hospital that changes a row)."""

@@ -53,12 +53,12 @@ def _chunks(values: Sequence[T]) -> list[Sequence[T]]:
 
 # ----------------------------------------------------------------------------- versions
 
-_LOCK = select(versions.c.version).where(versions.c.key == CATALOGUE_KEY).with_for_update()
-_VERSIONS = select(versions.c.key, versions.c.version)
-_VERSION = select(versions.c.version).where(versions.c.key == bindparam("counter"))
+_LOCK = select(versions.c.version).where(versions.c.name == CATALOGUE_KEY).with_for_update()
+_VERSIONS = select(versions.c.name, versions.c.version)
+_VERSION = select(versions.c.version).where(versions.c.name == bindparam("counter"))
 _BUMP = (
     update(versions)
-    .where(versions.c.key == bindparam("counter"))
+    .where(versions.c.name == bindparam("counter"))
     .values(version=versions.c.version + 1, updated_at=bindparam("now"))
 )
 _NEW_VERSION = insert(versions)
@@ -72,15 +72,15 @@ async def lock(conn: Conn) -> None:
 
 async def all_versions(conn: Conn) -> dict[str, int]:
     """Every counter: ``catalogue`` and ``hospital:<id>``."""
-    return {r.key: int(r.version) for r in await conn.execute(_VERSIONS)}
+    return {r.name: int(r.version) for r in await conn.execute(_VERSIONS)}
 
 
-async def bump(conn: Conn, key: str, now: datetime) -> None:
+async def bump(conn: Conn, counter: str, now: datetime) -> None:
     """Move a counter on (creating it at 1), under the lock."""
-    if (await conn.execute(_VERSION, {"counter": key})).first() is None:
-        await conn.execute(_NEW_VERSION, {"key": key, "version": 1, "updated_at": now})
+    if (await conn.execute(_VERSION, {"counter": counter})).first() is None:
+        await conn.execute(_NEW_VERSION, {"name": counter, "version": 1, "updated_at": now})
     else:
-        await conn.execute(_BUMP, {"counter": key, "now": now})
+        await conn.execute(_BUMP, {"counter": counter, "now": now})
 
 
 # ----------------------------------------------------------------------------- imports

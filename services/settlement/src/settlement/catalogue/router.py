@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from starlette.requests import ClientDisconnect
 
 from settlement.catalogue.csvfile import CATALOGUE_HEADER, CODE_PATTERN, MAPPING_HEADER
@@ -77,11 +77,17 @@ HospitalCode = Annotated[
 ]
 
 
-async def _csv_body(request: Request) -> bytes:
+async def _body(request: Request) -> bytes:
+    """The body, read before anything else: an oversized one is a 413 whoever sends it."""
     try:
-        data = await request.body()  # an oversized body is refused (413) whatever its type
+        return await request.body()
     except ClientDisconnect:
+        # The client went away, or the body-size limit answered 413 and cut the body off.
         raise BadRequest("The request body was not received completely.") from None
+
+
+def _require_csv(request: Request) -> None:
+    """UTF-8 CSV, or a 415 (checked once the caller is known)."""
     media_type, _, params = request.headers.get("content-type", "").partition(";")
     if media_type.strip().lower() != "text/csv":
         raise UnsupportedMediaType("The body must be text/csv (UTF-8).")
@@ -92,7 +98,10 @@ async def _csv_body(request: Request) -> bytes:
             "utf8",
         ):
             raise UnsupportedMediaType("The CSV must be UTF-8 (charset=utf-8).")
-    return data
+
+
+Body = Annotated[bytes, Depends(_body)]
+"""Declared first in a route, so the body is read (and its size checked) before the caller."""
 
 
 async def _whose(
@@ -149,13 +158,14 @@ async def catalogue_status(_caller: PrincipalDep, catalogue: CatalogueDep) -> Ca
     openapi_extra=_CATALOGUE_BODY,
 )
 async def import_catalogue(
+    data: Body,
     request: Request,
     admin: AdminDep,
     catalogue: CatalogueDep,
     request_id: RequestIdDep,
     dry_run: DryRun = False,
 ) -> CatalogueImportResult:
-    data = await _csv_body(request)
+    _require_csv(request)
     return await catalogue.import_catalogue(
         data, actor=admin.actor, request_id=request_id, dry_run=dry_run
     )
@@ -193,6 +203,7 @@ async def entry_versions(
     openapi_extra=_MAPPING_BODY,
 )
 async def import_mapping(
+    data: Body,
     request: Request,
     principal: PrincipalDep,
     catalogue: CatalogueDep,
@@ -200,8 +211,8 @@ async def import_mapping(
     hospital_code: HospitalCode = None,
     dry_run: DryRun = False,
 ) -> MappingImportResult:
+    _require_csv(request)
     hospital = await _whose(principal, hospital_code, catalogue)
-    data = await _csv_body(request)
     return await catalogue.import_mapping(
         hospital, data, actor=principal.actor, request_id=request_id, dry_run=dry_run
     )

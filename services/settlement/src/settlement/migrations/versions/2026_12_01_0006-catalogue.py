@@ -99,13 +99,13 @@ def upgrade() -> None:
     )
     versions = op.create_table(
         "catalogue_versions",
-        sa.Column("key", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=True),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_catalogue_versions")),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_catalogue_versions")),
     )
     # The row every catalogue or mapping import locks first, and the catalogue's counter.
-    op.bulk_insert(versions, [{"key": "catalogue", "version": 0, "updated_at": None}])
+    op.bulk_insert(versions, [{"name": "catalogue", "version": 0, "updated_at": None}])
 
 
 def downgrade() -> None:
