@@ -10,7 +10,9 @@ One run, on this machine, on PostgreSQL:
 3. with ``wrk`` (32 connections, a fixed time each, after a short warm-up):
    the baseline (``bench/baseline_app.py``: raw asyncpg, the same-shaped transaction),
    ``POST /v1/settlements`` (distinct idempotency keys and visits, 20-item inpatient bills),
-   a bare ASGI endpoint and the registry's eligibility lookup;
+   a bare ASGI endpoint and the registry's eligibility lookup; then a 200,000-row catalogue
+   and the hospital's mapping are imported over the API and the settles run again, every
+   line classified by the catalogue (``settle_catalogue``);
 4. optionally a profile of the settlement process under the same load (py-spy).
 
 Prints a summary and writes ``bench/results/latest.json``. Everything it starts is stopped
@@ -542,6 +544,12 @@ class Bench:
         self.results["engine"] = run_script(
             "engine_bench.py", r"engine:\s*([\d,.]+)\s*bills/s", ["--seconds", "3"], {}
         )
+        self.results["catalogue_import"] = run_script(
+            "catalogue_bench.py",
+            r"catalogue import:\s*([\d,.]+)\s*rows/s",
+            ["--settles", "200", "--rounds", "3"],
+            {},
+        )
         import_db = self.database("import")
         self.results["registry_import"] = run_script(
             "registry_import.py",
@@ -656,9 +664,48 @@ class Bench:
             )
         log(f"smoke settle ok: {response.json().get('setl_id')}")
 
+    def next_slot(self) -> str:
+        """The first night of the next settle run: each run gives every patient later nights
+        than the runs before it (a person is in one stay at a time)."""
+        slot = self.slot
+        self.slot += 40
+        return str(slot)
+
+    def load_catalogue(self) -> None:
+        """A 200,000-row catalogue and the hospital's mapping of every bench item code,
+        imported over the API (what ``settle_catalogue`` classifies with)."""
+        from bench.catalogue_bench import generate, to_csv
+
+        rows, mapping = generate(200_000)
+        headers = {"Authorization": f"Bearer {self.admin_token}", "Content-Type": "text/csv"}
+        started = time.perf_counter()
+        response = httpx.post(
+            self.settlement.base_url + "/v1/catalogue/imports",
+            content=to_csv(rows),
+            headers=headers,
+            timeout=600,
+        )
+        response.raise_for_status()
+        seconds = time.perf_counter() - started
+        lines = "\n".join(
+            ["medins_list_codg,med_list_codg", *(f"{a},{b}" for a, b in mapping.items())]
+        )
+        mapped = httpx.post(
+            self.settlement.base_url + "/v1/catalogue/mappings",
+            params={"hospital_code": "H37030501"},
+            content=lines.encode(),
+            headers=headers,
+            timeout=60,
+        )
+        mapped.raise_for_status()
+        self.results["catalogue_import_http"] = {"rows": len(rows), "seconds": round(seconds, 2)}
+        log(f"catalogue: {len(rows):,} rows imported over HTTP in {seconds:.2f} s")
+
     def load(self, wrk: Wrk, datafile: Path) -> None:
         args = self.args
         on = self.visits[0][1]
+        self.slot = 0
+        settle_args = [str(datafile), f"s{self.run_id}", self.api_key, "/v1/settlements"]
         plan = [
             (
                 "baseline",
@@ -666,30 +713,24 @@ class Bench:
                 "settle.lua",
                 [str(datafile), f"b{self.run_id}", "unused-token", "/settle", MEASURED_NIGHTS],
             ),
-            (
-                "settle",
-                self.settlement,
-                "settle.lua",
-                [
-                    str(datafile),
-                    f"s{self.run_id}",
-                    self.api_key,
-                    "/v1/settlements",
-                    MEASURED_NIGHTS,
-                ],
-            ),
+            ("settle", self.settlement, "settle.lua", settle_args),
             ("bare", self.baseline, "eligibility.lua", [str(datafile), "unused-token", on]),
             ("eligibility", self.registry, "eligibility.lua", [str(datafile), self.read_token, on]),
         ]
+        if args.catalogue:
+            catalogue_args = [str(datafile), f"c{self.run_id}", self.api_key, "/v1/settlements"]
+            plan.append(("settle_catalogue", self.settlement, "settle.lua", catalogue_args))
         for name, process, script, script_args in plan:
+            if name == "settle_catalogue":
+                self.load_catalogue()
+            settles = script == "settle.lua" and process is self.settlement
             if args.warmup > 0:
-                # The warm-up's stays take the first nights of the year, the measured load's
-                # from MEASURED_NIGHTS on: a patient's stays never overlap (no 409s).
-                warm = [
-                    "0" if a == MEASURED_NIGHTS else a.replace(self.run_id, "w" + self.run_id)
-                    for a in script_args
-                ]
+                warm = [a.replace(self.run_id, "w" + self.run_id) for a in script_args]
+                if settles:
+                    warm.append(self.next_slot())
                 wrk.run(process.base_url, script, warm, duration=args.warmup)
+            if settles:
+                script_args = [*script_args, self.next_slot()]
             log(f"load: {name} for {args.duration:g} s at {args.connections} connections")
             also = {"registry": self.registry.pid} if name == "settle" else {}
             self.results[name] = wrk.run(
@@ -715,7 +756,13 @@ class Bench:
                 wrk.run(
                     self.settlement.base_url,
                     "settle.lua",
-                    [str(datafile), f"p{self.run_id}", self.api_key, "/v1/settlements"],
+                    [
+                        str(datafile),
+                        f"p{self.run_id}",
+                        self.api_key,
+                        "/v1/settlements",
+                        self.next_slot(),
+                    ],
                     duration=seconds,
                 )
             finally:
@@ -781,6 +828,7 @@ def summary(results: dict[str, Any]) -> str:
             rows.append((f"{label} server CPU ms/req", f"{r['server_cpu_ms_per_request']:.2f}"))
 
     http_row("settle", "settle")
+    http_row("settle, 200,000-row catalogue", "settle_catalogue")
     http_row("baseline", "baseline")
     if "ratio_settle_baseline" in results:
         rows.append(("ratio settle/baseline", f"{results['ratio_settle_baseline']:.2f}"))
@@ -791,12 +839,20 @@ def summary(results: dict[str, Any]) -> str:
     for label, key, unit in (
         ("engine", "engine", "bills/s"),
         ("registry import", "registry_import", "rows/s"),
+        ("catalogue import (in process)", "catalogue_import", "rows/s"),
     ):
         r = results.get(key, {})
         value = (
             f"{r['value']:,.0f} {unit}" if "value" in r else r.get("skipped") or r.get("error", "-")
         )
         rows.append((label, value))
+    output = results.get("catalogue_import", {}).get("output", "")
+    match = re.search(r"settle CPU ms: declared ([\d.]+) / catalogue ([\d.]+)", output)
+    if match:
+        rows.append(("settle CPU ms, in process: declared / catalogue", " / ".join(match.groups())))
+    http_import = results.get("catalogue_import_http")
+    if http_import:
+        rows.append(("catalogue import over HTTP, 200,000 rows", f"{http_import['seconds']:.2f} s"))
     width = max(len(a) for a, _ in rows)
     lines = [f"{a:<{width}}  {b}" for a, b in rows]
     lines.insert(1, "-" * (width + 20))
@@ -823,6 +879,12 @@ def main() -> None:
         help="profile the settlement process with py-spy after the measurement",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    parser.add_argument(
+        "--catalogue",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="import a 200,000-row catalogue and run the settles again (settle_catalogue)",
+    )
     args = parser.parse_args()
 
     bench = Bench(args)

@@ -1,10 +1,11 @@
 -- wrk script: POST a distinct settle per request (own Idempotency-Key and visit), patients of
 -- the data file in turn, each stay the patient's next one-night slot (a person is in one stay
 -- at a time), and a random 20-item inpatient bill from a pre-generated pool.
---   wrk -s bench/settle.lua URL -- DATAFILE PREFIX TOKEN PATH [FIRST_NIGHT]
+--   wrk -s bench/settle.lua URL -- DATAFILE PREFIX TOKEN PATH [FIRST_SLOT]
 -- DATAFILE is a Lua file written by bench/run.py returning {patients = {{id, name}, ...},
 -- items = {"[...json...]", ...}, visits = {{admitted, discharged}, ...} (consecutive nights),
--- threads = N}.
+-- threads = N}. FIRST_SLOT (default 0): the night a run starts from, so runs one after the
+-- other on the same database give each patient later nights (no two stays overlap).
 
 threads = {}
 
@@ -18,7 +19,7 @@ function init(args)
    prefix = args[2]
    token = args[3]
    path = args[4]
-   first_night = tonumber(args[5] or "0")
+   first_slot = tonumber(args[5] or "0") or 0
    counter = 0
    statuses = {}
    math.randomseed(tid * 7919 + os.time())
@@ -33,7 +34,7 @@ function request()
    local key = prefix .. "-" .. tid .. "-" .. counter
    local turn = counter - 1
    local p = data.patients[turn % #data.patients + 1]
-   local slot = first_night + math.floor(turn / #data.patients) * (data.threads or 1) + tid - 1
+   local slot = first_slot + math.floor(turn / #data.patients) * (data.threads or 1) + tid - 1
    local v = data.visits[slot % #data.visits + 1]
    local items = data.items[math.random(#data.items)]
    headers["Idempotency-Key"] = key

@@ -129,6 +129,10 @@ def test_the_readme_walkthrough_runs(stack: Stack, tmp_path: Path) -> None:
         '"name":"淄博市临淄区"',  # report by region, with the name
         '"status":"revoked"',  # revoke
         "hospital H001 registered",  # the command line
+        '"dry_run":true,"changed":false',  # the catalogue import, checked only
+        '"unchanged":90',  # the sample catalogue is loaded already
+        # the line the hospital declared A is 丙类 in the catalogue
+        '"source":"catalogue","declared_category":"A","chrgitm_lv":"03"',
     ):
         assert words in output.replace(": ", ":"), words
     # The reconciliation examples agree with the bill they reconcile: the summary's totals

@@ -62,6 +62,7 @@ async def settlement(database_factory: DatabaseFactory) -> AsyncIterator[Settlem
         patients,
         SETTLEMENT_MAX_BODY_BYTES=str(MAX_BODY),
         SETTLEMENT_MAX_RECONCILIATION_BYTES=str(MAX_BODY),
+        SETTLEMENT_MAX_CATALOGUE_BYTES=str(MAX_BODY),
     )
     async for client in _serve(app):
         keys = {}

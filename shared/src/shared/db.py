@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import DateTime, Insert, MetaData, Update, event, text
+from sqlalchemy import DateTime, Insert, MetaData, Table, Update, event, insert, text
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -256,6 +256,14 @@ class Conn(Protocol):
     ) -> AsyncIterator[Sequence[Any]]:
         """The rows of a large query in batches, from a server-side cursor."""
 
+    async def copy(
+        self, table: Table, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many rows in one go (bulk imports): PostgreSQL's binary ``COPY``, each value
+        of the column's Python type (``Decimal`` for numeric and money columns, ``date``,
+        ``str``, aware ``datetime``); on SQLite one executemany ``INSERT`` through the
+        columns' types."""
+
 
 class _Record:
     """An asyncpg record read by attribute too, like a SQLAlchemy row."""
@@ -278,7 +286,7 @@ class _Record:
         return len(self._record)
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._record.values())
+        return iter(self._record)  # an asyncpg record iterates over its values
 
     def _asdict(self) -> dict[str, Any]:
         return dict(self._record.items())
@@ -409,6 +417,18 @@ class _PgConn:
             if transaction is not None:
                 await transaction.rollback()
 
+    async def copy(
+        self, table: Table, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> None:
+        if not records:
+            return
+        try:
+            await self._conn.copy_records_to_table(
+                table.name, records=records, columns=list(columns), schema_name=table.schema
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise _driver_error(exc, f"COPY {table.name}") from exc
+
 
 class _CoreConn:
     """The same interface on a SQLAlchemy connection (SQLite)."""
@@ -439,6 +459,15 @@ class _CoreConn:
         )
         async for rows in result.partitions(batch):
             yield rows
+
+    async def copy(
+        self, table: Table, columns: Sequence[str], records: Sequence[Sequence[Any]]
+    ) -> None:
+        if records:
+            names = list(columns)
+            await self._conn.execute(
+                insert(table), [dict(zip(names, record, strict=True)) for record in records]
+            )
 
 
 class _AsyncpgPoolStats:

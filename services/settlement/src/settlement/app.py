@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from settlement.admin.router import router as admin_router
 from settlement.admissions.router import router as admissions_router
+from settlement.catalogue.router import router as catalogue_router
 from settlement.config import Settings
 from settlement.context import AppContext
 from settlement.database import Database
@@ -123,6 +124,8 @@ def create_app(
             "/v1/reconciliations/detail": settings.max_reconciliation_bytes,
             # 3202 carries a period's records in the envelope
             NATIONAL_PATH: settings.max_reconciliation_bytes,
+            "/v1/catalogue/imports": settings.max_catalogue_bytes,
+            "/v1/catalogue/mappings": settings.max_catalogue_bytes,
         },
     )
 
@@ -141,6 +144,7 @@ def create_app(
         receipts_router,
         receipt_link_router,
         fee_details_router,
+        catalogue_router,
         persons_router,
         grants_router,
         reconciliation_router,

@@ -18,6 +18,11 @@ from pydantic import ValidationError
 from settlement.config import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from pydantic import BaseModel
+
+    from settlement.catalogue.service import CatalogueService
     from settlement.regions.schemas import RegionIn, RegionList, RegionsChanged
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,6 +39,11 @@ region_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(region_app, name="region")
+catalogue_app = typer.Typer(
+    help="The insurer's catalogue (医保目录) and hospitals' code mappings (目录对照).",
+    no_args_is_help=True,
+)
+app.add_typer(catalogue_app, name="catalogue")
 
 
 def _settings() -> Settings:
@@ -194,11 +204,12 @@ def report(
 
 @app.command("seed-demo")
 def seed_demo() -> None:
-    """Register the demo hospitals with their published demo keys and name their region
-    (SETTLEMENT_ENV=dev only; safe to repeat: an existing demo hospital gets its demo key
-    back)."""
+    """Register the demo hospitals with their published demo keys, name their region and load
+    the sample catalogue with the demo hospitals' mappings (SETTLEMENT_ENV=dev only; safe to
+    repeat: an existing demo hospital gets its demo key back, the catalogue is unchanged)."""
+    from settlement.catalogue.service import CatalogueService, seed_demo_catalogue
     from settlement.database import Database
-    from settlement.hospitals.service import seed_demo_hospitals
+    from settlement.hospitals.service import DEMO_HOSPITALS, seed_demo_hospitals
     from settlement.regions.schemas import RegionIn
     from settlement.regions.service import DEMO_REGIONS, save_regions
 
@@ -214,7 +225,9 @@ def seed_demo() -> None:
             lines = await seed_demo_hospitals(db)
             regions = [RegionIn(code=code, name=name) for code, name in DEMO_REGIONS]
             await save_regions(db, regions, actor="seed-demo", request_id=None)
-            return lines + [f"region {code}: {name}" for code, name in DEMO_REGIONS]
+            lines += [f"region {code}: {name}" for code, name in DEMO_REGIONS]
+            demo_codes = [code for code, *_ in DEMO_HOSPITALS]
+            return lines + await seed_demo_catalogue(CatalogueService(db), demo_codes)
         finally:
             await db.dispose()
 
@@ -306,6 +319,88 @@ def region_list() -> None:
     print("code,name")
     for region in asyncio.run(run()).items:
         print(f"{region.code},{region.name}")
+
+
+def _catalogue_file(
+    file: Path,
+    dry_run: bool,
+    work: Callable[[CatalogueService, bytes], Awaitable[BaseModel]],
+) -> None:
+    """Run one catalogue or mapping import from a file and print its counts (JSON); every
+    problem of a refused file on its own line (at most 100), exit 2."""
+    from settlement.catalogue.service import CatalogueService, ImportRejected
+    from settlement.database import Database
+    from shared.errors import Problem
+
+    settings = _settings()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {file}: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    _require_migrated(settings)
+
+    async def run() -> BaseModel:
+        db = Database.from_url(settings.database_url, pool_size=1)
+        try:
+            return await work(CatalogueService(db), data)
+        finally:
+            await db.dispose()
+
+    try:
+        result = asyncio.run(run())
+    except ImportRejected as exc:
+        for error in exc.row_errors[:100]:
+            where = f"line {error.row}" + (f": {error.column}" if error.column else "")
+            print(f"{file}: {where}: {error.message}", file=sys.stderr)
+        if len(exc.row_errors) > 100:
+            print(f"{file}: … {len(exc.row_errors) - 100} more problems", file=sys.stderr)
+        print(f"{file}: nothing imported ({len(exc.row_errors)} problems)", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except Problem as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(result.model_dump_json(indent=2))
+    if dry_run:
+        print("dry run: nothing was written", file=sys.stderr)
+
+
+@catalogue_app.command("import")
+def catalogue_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV (UTF-8): med_list_codg,med_list_name,chrgitm_lv,selfpay_prop,"
+            "pric_uplmt_amt,begndate,enddate"
+        ),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; write nothing")] = False,
+) -> None:
+    """Import the insurer's catalogue, all or nothing (like POST /v1/catalogue/imports).
+    Running servers use it within SETTLEMENT_CATALOGUE_CHECK_S seconds."""
+
+    async def work(service: CatalogueService, data: bytes) -> BaseModel:
+        return await service.import_catalogue(data, actor="cli", request_id=None, dry_run=dry_run)
+
+    _catalogue_file(file, dry_run, work)
+
+
+@catalogue_app.command("map")
+def catalogue_map(
+    hospital: Annotated[str, typer.Option(help="Hospital code (定点医药机构编号)")],
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8): medins_list_codg,med_list_codg")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; write nothing")] = False,
+) -> None:
+    """Map a hospital's own codes to national codes, all or nothing (like POST
+    /v1/catalogue/mappings)."""
+
+    async def work(service: CatalogueService, data: bytes) -> BaseModel:
+        ref = await service.hospital(hospital)
+        return await service.import_mapping(
+            ref, data, actor="cli", request_id=None, dry_run=dry_run
+        )
+
+    _catalogue_file(file, dry_run, work)
 
 
 def main() -> None:

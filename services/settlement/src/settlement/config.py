@@ -40,6 +40,12 @@ class Settings(ServiceSettings):
     ``date`` filter of the bill list are local dates."""
     db_pool_size: int = Field(default=10, ge=1, le=200)
     hospital_cache_ttl_s: float = Field(default=30.0, ge=0)
+    catalogue_check_s: float = Field(default=1.0, ge=0)
+    """How often (seconds) a process asks whether another one imported a catalogue or
+    mapping: the bound on how stale its in-memory catalogue can be."""
+    max_catalogue_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
+    """Body limit of the catalogue and mapping imports (the national catalogue's 200,000
+    rows are about 25 MB)."""
     max_reconciliation_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Body limit of ``POST /v1/reconciliations/detail`` (a 100,000-bill day is ~18 MB of
     JSON); every other request keeps ``max_body_bytes``."""

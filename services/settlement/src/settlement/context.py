@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from settlement.admissions.service import AdmissionService
+from settlement.catalogue.cache import CatalogueCache
+from settlement.catalogue.service import CatalogueService
 from settlement.config import Settings
 from settlement.database import Database
 from settlement.eligibility import EligibilityService
@@ -33,6 +35,7 @@ class AppContext:
     persons: PersonService
     fee_details: FeeDetailService
     national: NationalService
+    catalogue: CatalogueService
 
     @classmethod
     def build(
@@ -46,7 +49,8 @@ class AppContext:
             if settings.receipt_secret
             else None
         )
-        settlements = SettlementService(db, eligibility, tz, links)
+        cache = CatalogueCache(db, check_interval_s=settings.catalogue_check_s)
+        settlements = SettlementService(db, eligibility, tz, cache, links)
         hospitals = HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s)
         admissions = AdmissionService(db, eligibility, settlements.check_admission)
         persons = PersonService(db, eligibility, tz)
@@ -64,6 +68,7 @@ class AppContext:
             national=_national(
                 settings, db, eligibility, hospitals, settlements, admissions, persons, fee_details
             ),
+            catalogue=CatalogueService(db, cache),
         )
 
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from settlement.admissions.service import AdmissionService
+from settlement.catalogue.service import CatalogueService
 from settlement.context import AppContext
 from settlement.database import Conn, Database
 from settlement.fee_details.service import FeeDetailService
@@ -75,11 +76,16 @@ async def get_national(ctx: ContextDep) -> NationalService:
     return ctx.national
 
 
+async def get_catalogue(ctx: ContextDep) -> CatalogueService:
+    return ctx.catalogue
+
+
 SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
 AdmissionsDep = Annotated[AdmissionService, Depends(get_admissions)]
 PersonsDep = Annotated[PersonService, Depends(get_persons)]
 FeeDetailsDep = Annotated[FeeDetailService, Depends(get_fee_details)]
 NationalDep = Annotated[NationalService, Depends(get_national)]
+CatalogueDep = Annotated[CatalogueService, Depends(get_catalogue)]
 
 
 async def get_request_id(request: Request) -> str:

@@ -3,6 +3,12 @@
 from settlement.accumulators.models import Accumulator
 from settlement.admissions.models import Admission
 from settlement.audit.models import AuditRecord
+from settlement.catalogue.models import (
+    CatalogueEntry,
+    CatalogueImport,
+    CatalogueMapping,
+    CatalogueVersion,
+)
 from settlement.database import metadata
 from settlement.fee_details.models import FeeDetailRow
 from settlement.grants.models import Grant, GrantUse
@@ -19,6 +25,10 @@ __all__ = [
     "AuditRecord",
     "BillFundRow",
     "BillRow",
+    "CatalogueEntry",
+    "CatalogueImport",
+    "CatalogueMapping",
+    "CatalogueVersion",
     "FeeDetailRow",
     "Grant",
     "GrantUse",

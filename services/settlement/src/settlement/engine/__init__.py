@@ -32,6 +32,7 @@ from .errors import BillInputError, EngineError, NoPolicyInForce, PolicyError
 from .policy import Policy, PolicySet, default_policy_dir, load_policy, load_policy_file
 from .scope import item_amount
 from .types import (
+    LINE_SPLIT_FIELDS,
     SETLINFO_FIELDS,
     TEMPORARY_ASSISTANCE_KEY,
     AidClass,
@@ -40,11 +41,13 @@ from .types import (
     FeeItem,
     FundDetail,
     FundLimit,
+    LineSplit,
     SetlinfoField,
     VisitType,
 )
 
 __all__ = [
+    "LINE_SPLIT_FIELDS",
     "SETLINFO_FIELDS",
     "TEMPORARY_ASSISTANCE_KEY",
     "AidClass",
@@ -55,6 +58,7 @@ __all__ = [
     "FeeItem",
     "FundDetail",
     "FundLimit",
+    "LineSplit",
     "NoPolicyInForce",
     "Policy",
     "PolicyError",

@@ -166,6 +166,7 @@ def _bill(policy: Policy, scope: Scope, st: BillState) -> Bill:
         setldetail=tuple(st.details),
         trace=tuple(st.trace),
         deltas=st.deltas,
+        lines=scope.lines,
     )
 
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from shared.money import ZERO, fen
 
 from .errors import BillInputError
-from .types import FeeItem
+from .types import FeeItem, LineSplit
 
 
 def item_amount(unit_price: Decimal, quantity: Decimal) -> Decimal:
@@ -27,6 +27,7 @@ class Scope(NamedTuple):
     overlmt_selfpay: Decimal  # above an item's price cap
     preselfpay_amt: Decimal  # "pay first" part of B items
     inscp_scp_amt: Decimal  # in scope: what the funds work on
+    lines: tuple[LineSplit, ...] = ()  # per item, in order (``types.LINE_SPLIT_FIELDS``)
 
     @property
     def medfee_sumamt(self) -> Decimal:
@@ -62,6 +63,10 @@ def _item_error(index: int, item: FeeItem) -> BillInputError:
 def scope_items(items: Sequence[FeeItem], b_self_pay_ratio: Decimal) -> Scope:
     """Split the items; raises ``BillInputError`` naming the item field it refuses.
 
+    The bill's parts are the sums of the items' parts; ``Scope.lines`` keeps each item's
+    ``(fulamt_ownpay_amt, overlmt_amt, preselfpay_amt, inscp_scp_amt)``, in the items' order
+    (like the per-line output of the national fee-detail upload, 2204 / 2301).
+
     - C (丙类): the whole amount is fully self-paid.
     - A / B with a ``price_cap`` below the unit price: the within-cap part is ``cap × quantity``
       rounded; the rest of the amount is above the cap (so the parts always add up to the
@@ -71,6 +76,8 @@ def scope_items(items: Sequence[FeeItem], b_self_pay_ratio: Decimal) -> Scope:
     - The rest is in scope.
     """
     fulamt = overlmt = preself = inscp = ZERO
+    lines: list[LineSplit] = []
+    add_line = lines.append
     for index, item in enumerate(items):
         try:
             unit_price = item.unit_price
@@ -93,18 +100,22 @@ def scope_items(items: Sequence[FeeItem], b_self_pay_ratio: Decimal) -> Scope:
             category = item.category
             if category == "C":
                 fulamt += amount
+                add_line((amount, ZERO, ZERO, ZERO))
                 continue
             if category != "A" and category != "B":
                 raise _item_error(index, item)
             within = amount
+            over = pre = ZERO
             if cap is not None and cap < unit_price:
                 within = fen(cap * quantity)
-                overlmt += amount - within
+                over = amount - within
+                overlmt += over
             if category == "B":
                 pre = fen(within * (b_self_pay_ratio if ratio is None else ratio))
                 preself += pre
                 within -= pre
             inscp += within
+            add_line((ZERO, over, pre, within))
         except (TypeError, AttributeError, InvalidOperation):
             raise _item_error(index, item) from None
-    return Scope(fulamt, overlmt, preself, inscp)
+    return Scope(fulamt, overlmt, preself, inscp, tuple(lines))

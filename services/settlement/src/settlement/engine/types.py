@@ -22,6 +22,18 @@ SETLINFO_FUND_FIELDS: tuple[SetlinfoField, ...] = ("hifp_pay", "hifmi_pay", "maf
 TEMPORARY_ASSISTANCE_KEY = "temporary_assistance"
 """Running total of the temporary-assistance grants paid on bills this year."""
 
+LineSplit = tuple[Decimal, Decimal, Decimal, Decimal]
+"""One fee item's parts after scope, in the order of ``LINE_SPLIT_FIELDS`` (each to the fen;
+they add up to the item's amount)."""
+
+LINE_SPLIT_FIELDS: tuple[str, str, str, str] = (
+    "fulamt_ownpay_amt",  # 全自费金额: a C (丙类) item, or one outside the catalogue
+    "overlmt_amt",  # 超限价金额: above the item's price cap
+    "preselfpay_amt",  # 先行自付金额: the "pay first" part of a B (乙类) item
+    "inscp_scp_amt",  # 符合政策范围金额: in scope
+)
+"""Names of a ``LineSplit``'s parts (the national fee-detail upload's output fields)."""
+
 SETLINFO_FIELDS: tuple[str, ...] = (
     "medfee_sumamt",
     "fulamt_ownpay_amt",
@@ -88,7 +100,9 @@ class FundLimit:
 
 @dataclass(frozen=True)
 class Bill:
-    """A settled (or previewed) bill: ``setlinfo`` fields, ``setldetail`` rows, trace, deltas."""
+    """A settled (or previewed) bill: ``setlinfo`` fields, ``setldetail`` rows, trace, deltas,
+    and ``lines``: each fee item's split (``LINE_SPLIT_FIELDS``), one per item given to
+    ``compute``, in order."""
 
     policy_version: str
     visit_type: VisitType
@@ -109,6 +123,7 @@ class Bill:
     setldetail: tuple[FundDetail, ...]
     trace: tuple[dict[str, str], ...]
     deltas: dict[str, Decimal]
+    lines: tuple[LineSplit, ...] = ()
 
     def as_setlinfo(self) -> dict[str, Decimal]:
         """The ``setlinfo`` amounts of the bill, keyed by their interface names."""

@@ -57,6 +57,11 @@ async def by_id(conn: Conn, hospital_id: int) -> HospitalRef | None:
     return HospitalRef(*row) if row else None
 
 
+async def by_code(conn: Conn, code: str) -> HospitalRef | None:
+    row = (await conn.execute(select(*_COLUMNS).where(hospitals.c.code == code))).first()
+    return HospitalRef(*row) if row else None
+
+
 async def code_exists(conn: Conn, code: str) -> bool:
     row = (await conn.execute(select(hospitals.c.id).where(hospitals.c.code == code))).first()
     return row is not None

@@ -9,6 +9,7 @@ from typing import Any
 
 from settlement.engine import SETLINFO_FIELDS
 from settlement.schemas import PatientOut
+from settlement.settlements.lines import line_outs
 from settlement.settlements.models import FUND_FIELDS
 from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.schemas import BillOut, DiagnosisOut, FundRowOut, ReversalOut
@@ -69,9 +70,15 @@ def bill_out(
     """The answer for a bill: a stored row (attribute access) or the row a settle or preview
     has just made (a mapping; JSON columns may still be lists); ``reversal``: the stored
     reversal row of a revoked bill; ``links``: signs the bill's ``receipt_url`` (none without
-    it, and none on a preview, which has no ``setl_id``)."""
+    it, and none on a preview, which has no ``setl_id``). ``lines`` come from the row's
+    ``items`` (the stored lines' JSON, :mod:`settlement.settlements.lines`)."""
     amounts: dict[str, Any] = {}
-    get = row.__getitem__ if isinstance(row, Mapping) else lambda name: getattr(row, name)
+    if isinstance(row, Mapping):
+        get = row.__getitem__
+        items = row.get("items")
+    else:
+        get = lambda name: getattr(row, name)  # noqa: E731
+        items = getattr(row, "items", None)
     for name in SETLINFO_FIELDS:
         amounts[name] = _amount(get(name))
     setl_id = get("setl_id")
@@ -105,5 +112,6 @@ def bill_out(
         setl_date=get("setl_date"),
         refd_setl_flag=0,
         reversal=reversal_out(reversal) if reversal is not None else None,
+        lines=line_outs(items),
         **amounts,
     )

@@ -367,6 +367,46 @@ class FundRowOut(BaseModel):
     setl_proc_info: str
 
 
+MoneyText = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["600.00"]}),
+]
+"""An amount in yuan with two decimals, as text: a line's amounts are exact engine results
+(to the fen), written once as decimal text when the bill's lines are stored."""
+
+
+class FeeLineOut(BaseModel):
+    """One fee line as settled, like the output of the national fee-detail upload (2204 /
+    2301): the line's charge level ``chrgitm_lv`` (01 甲类, 02 乙类, 03 丙类), the self-pay
+    ratio applied ``selfpay_prop`` (0 for 甲类, 1 for 丙类), the price cap ``pric_uplmt_amt``,
+    its amount ``det_item_fee_sumamt`` and how it splits: ``fulamt_ownpay_amt`` (fully
+    self-paid), ``overlmt_amt`` (above the cap), ``preselfpay_amt`` (乙类 pay-first part),
+    ``inscp_scp_amt`` (in scope); the four add up to the amount, and over the lines to the
+    bill's ``setlinfo`` parts.
+
+    ``source``: ``catalogue`` — the insurer's catalogue classified the line by the version of
+    ``med_list_codg`` (the national code the hospital's ``code`` maps to) valid on the bill
+    date, whatever the hospital declared (``declared_category``); ``unlisted`` — a catalogue is
+    loaded but the code is not in it (or has no version on that date): fully self-paid, with a
+    ``note``; ``declared`` — no catalogue is loaded, the hospital's category, ratio and cap
+    count."""
+
+    code: str
+    name: str
+    med_list_codg: str | None
+    source: Literal["catalogue", "declared", "unlisted"]
+    declared_category: Literal["A", "B", "C"]
+    chrgitm_lv: Literal["01", "02", "03"]
+    selfpay_prop: str = Field(json_schema_extra={"examples": ["0.1"]})
+    pric_uplmt_amt: MoneyText | None
+    det_item_fee_sumamt: MoneyText
+    fulamt_ownpay_amt: MoneyText
+    overlmt_amt: MoneyText
+    preselfpay_amt: MoneyText
+    inscp_scp_amt: MoneyText
+    note: str | None = None
+
+
 _EXAMPLE_BILL: dict[str, Any] = {
     "setl_id": "S20260312083015123456a1b2c3",
     "status": "settled",
@@ -423,6 +463,24 @@ _EXAMPLE_BILL: dict[str, Any] = {
         },
     ],
     "trace": [{"step": "scope", "medfee_sumamt": "2100.00"}],
+    "lines": [
+        {
+            "code": "310100001",
+            "name": "床位费",
+            "med_list_codg": "001102000010000-110200001",
+            "source": "catalogue",
+            "declared_category": "A",
+            "chrgitm_lv": "01",
+            "selfpay_prop": "0",
+            "pric_uplmt_amt": None,
+            "det_item_fee_sumamt": "600.00",
+            "fulamt_ownpay_amt": "0.00",
+            "overlmt_amt": "0.00",
+            "preselfpay_amt": "0.00",
+            "inscp_scp_amt": "600.00",
+            "note": None,
+        }
+    ],
     "refd_setl_flag": 0,
     "reversal": None,
     "diagnoses_detail": [{"code": "J18.900", "name": "肺炎"}],
@@ -458,7 +516,8 @@ class BillOut(BaseModel):
     A preview has ``status: "preview"`` and no ``setl_id``. ``setl_date`` is the local date the
     bill is booked on; ``refd_setl_flag`` (national 退费结算标志) is 0 on a bill. A revoked bill
     carries its ``reversal``: the record, dated on the day of the revoke, that takes the bill
-    back out of the books."""
+    back out of the books. ``lines``: each fee line as it was classified and split, in the
+    request's order (null for a bill stored before per-line results)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_BILL]})
 
@@ -505,6 +564,7 @@ class BillOut(BaseModel):
         "`SETTLEMENT_PUBLIC_URL` when that is set, else a path from the service's root. A "
         "preview has none.",
     )
+    lines: list[FeeLineOut] | None = None
 
 
 class BillPage(BaseModel):
@@ -521,6 +581,7 @@ __all__ = [
     "DiagnosisIn",
     "DiagnosisOut",
     "FeeItemIn",
+    "FeeLineOut",
     "FundRowOut",
     "Name",
     "ReversalOut",

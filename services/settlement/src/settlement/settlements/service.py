@@ -19,10 +19,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, cast
 
-from pydantic import TypeAdapter
-
 from settlement.accumulators import repository as accumulators
 from settlement.audit.repository import append_row, audit_row
+from settlement.catalogue.cache import CatalogueCache, CatalogueView
 from settlement.database import AnyRow, Conn, Database, dump_json, load_totals, utcnow
 from settlement.eligibility import EligibilityService, RegistryAnswer, UsedEligibility
 from settlement.engine import (
@@ -44,6 +43,7 @@ from settlement.inputs import PersonYear, person_year
 from settlement.registry_client import RegistryUnavailable
 from settlement.settlements import repository
 from settlement.settlements.answers import bill_out
+from settlement.settlements.lines import classify, dump_records, line_records, stored_items
 from settlement.settlements.models import REVOKED, SETTLED
 from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.reversal import new_reversal_id, reversal_funds, reversal_row
@@ -52,8 +52,6 @@ from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import ZERO
 from shared.observability import record_revoke, record_settlement
-
-_ITEMS_JSON = TypeAdapter(list[FeeItemIn])
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +62,8 @@ class SettleResult:
 
 @dataclass(frozen=True, slots=True)
 class StoredBill:
-    """A stored bill's answer and its fee lines (JSON text, as the HIS sent them)."""
+    """A stored bill's answer and its fee lines (JSON text: the lines as classified and
+    settled, :mod:`settlement.settlements.lines`)."""
 
     bill: BillOut
     items_json: str
@@ -77,6 +76,7 @@ class _Computed:
     elig: UsedEligibility
     items: list[FeeItemIn]
     bill: Bill
+    lines: str  # the stored lines, JSON (settlements.lines.line_records)
 
 
 class _Duplicate(Exception):
@@ -96,6 +96,7 @@ def new_setl_id(now: datetime) -> str:
 
 
 def fee_items(items: Sequence[FeeItemIn]) -> list[FeeItem]:
+    """The lines as the hospital declared them (no catalogue)."""
     return [
         FeeItem(
             code=i.code,
@@ -228,11 +229,13 @@ class SettlementService:
         db: Database,
         eligibility: EligibilityService,
         local_tz: timezone,
+        catalogue: CatalogueCache | None = None,
         receipt_links: ReceiptLinks | None = None,
     ) -> None:
         self.db = db
         self.eligibility = eligibility
         self.local_tz = local_tz
+        self.catalogue = catalogue or CatalogueCache(db)
         self.receipt_links = receipt_links
         """Signs each answer's ``receipt_url`` (``None``: answers carry none)."""
 
@@ -271,8 +274,9 @@ class SettlementService:
         registry = await self.eligibility.ask(
             req.patient.id_number, req.visit.admitted_on, request_id
         )
+        view = await self.catalogue.view(hospital.id)
         async with self.db.read() as conn:
-            computed = await self._compute(conn, hospital, req, registry, policy, lock=False)
+            computed = await self._compute(conn, hospital, req, registry, policy, view, lock=False)
         values = bill_values(
             computed.bill,
             req,
@@ -282,6 +286,7 @@ class SettlementService:
             now=None,
             local_tz=self.local_tz,
         )
+        values["items"] = computed.lines
         return bill_out(values, computed.bill.setldetail, hospital.code)
 
     async def _compute(
@@ -291,18 +296,24 @@ class SettlementService:
         req: SettleRequest,
         registry: RegistryAnswer,
         policy: Policy,
+        view: CatalogueView,
         *,
         lock: bool,
     ) -> _Computed:
         """Preview and settle alike: the person-year (locked for a settle), the eligibility,
-        the lines (sent, or uploaded), the stay, the bill."""
+        the lines (sent, or uploaded) classified by the catalogue on the bill date, the stay,
+        the bill and its stored lines."""
         inputs = await self._inputs(conn, hospital, req, lock=lock)
         elig = self._choose(inputs, registry, req)
         items = req.items if req.items is not None else await self._uploaded(conn, hospital, req)
-        stay = await self._stay(conn, hospital, req, items)
+        classified = classify(view, items, req.visit.bill_date)
+        stay = await self._stay(conn, hospital, req, classified.items)
         aid_class = policy.aid_class_for(elig.categories)
         bill = compute_bill(policy, hospital, req, aid_class, inputs, stay)
-        return _Computed(inputs, elig, items, bill)
+        # A stay settled in parts computes every line so far; this bill's are the last ones.
+        splits = bill.lines[len(bill.lines) - len(items) :]
+        lines = dump_records(line_records(classified, splits, policy.b_self_pay_ratio))
+        return _Computed(inputs, elig, items, bill, lines)
 
     async def settle(
         self,
@@ -321,10 +332,11 @@ class SettlementService:
         registry = await self.eligibility.ask(
             req.patient.id_number, req.visit.admitted_on, request_id
         )
+        view = await self.catalogue.view(hospital.id)  # before the transaction: no lock waits
         for _attempt in range(3):
             try:
                 bill = await self._settle_once(
-                    hospital, req, idempotency_key, fingerprint, request_id, policy, registry
+                    hospital, req, idempotency_key, fingerprint, request_id, policy, registry, view
                 )
             except _Duplicate:
                 existing = await self._existing(hospital, req, idempotency_key, fingerprint)
@@ -375,21 +387,15 @@ class SettlementService:
         request_id: str | None,
         policy: Policy,
         registry: RegistryAnswer,
+        view: CatalogueView,
     ) -> BillOut:
         async with self.db.write() as conn:
-            inputs = await self._inputs(conn, hospital, req, lock=True)
-            elig = self._choose(inputs, registry, req)
-            items = (
-                req.items if req.items is not None else await self._uploaded(conn, hospital, req)
-            )
-            stay = await self._stay(conn, hospital, req, items)
-            bill = compute_bill(
-                policy, hospital, req, policy.aid_class_for(elig.categories), inputs, stay
-            )
+            computed = await self._compute(conn, hospital, req, registry, policy, view, lock=True)
+            inputs, bill = computed.inputs, computed.bill
             now = utcnow()
             setl_id = new_setl_id(now)
             values = bill_values(
-                bill, req, hospital, elig, setl_id=setl_id, now=now, local_tz=self.local_tz
+                bill, req, hospital, computed.elig, setl_id=setl_id, now=now, local_tz=self.local_tz
             )
             row = {
                 **values,
@@ -397,8 +403,8 @@ class SettlementService:
                 "diagnosis_names": _json_or_none(values["diagnosis_names"]),
                 "idempotency_key": idempotency_key,
                 "request_hash": fingerprint,
-                "items": _ITEMS_JSON.dump_json(items, exclude_none=True).decode(),
-                "item_count": len(items),
+                "items": computed.lines,
+                "item_count": len(computed.items),
                 "deltas": dump_json(bill.deltas),
                 "request_id": request_id,
                 "interim": req.visit.interim,
@@ -419,6 +425,7 @@ class SettlementService:
             uses = grants.split(drawn, inputs.open_grants) if drawn > 0 else []
             if uses:
                 await grants.draw(conn, setl_id, uses)
+            values["items"] = computed.lines
             await append_row(
                 conn,
                 audit_row(
@@ -458,11 +465,12 @@ class SettlementService:
         return items
 
     async def _stay(
-        self, conn: Conn, hospital: HospitalRef, req: SettleRequest, items: list[FeeItemIn]
+        self, conn: Conn, hospital: HospitalRef, req: SettleRequest, items: list[FeeItem]
     ) -> Stay:
         """The stay this bill belongs to: refused (409) when it overlaps another settled stay
         of the person at any hospital; for an inpatient visit with settled interim parts of
-        the same year, every line so far and the parts (one deductible per admission)."""
+        the same year, every line so far (the earlier parts' lines as they were settled) and
+        the parts (one deductible per admission)."""
         visit = req.visit
         inpatient = visit.type == "inpatient"
         visit_parts, other = await repository.stay_bills(
@@ -477,7 +485,7 @@ class SettlementService:
             raise stay_conflict(other, hospital)
         parts = [p for p in visit_parts if p.acc_year == visit.bill_date.year]
         if not parts:
-            return Stay(fee_items(items), [])
+            return Stay(items, [])
         first = parts[0]
         if first.id_number != req.patient.id_number:
             raise Conflict(
@@ -494,14 +502,14 @@ class SettlementService:
             )
         funds = await repository.funds_of(conn, [p.setl_id for p in parts])
         earlier = [_earlier_part(p, funds[p.setl_id]) for p in parts]
-        lines: list[FeeItemIn] = []
+        lines: list[FeeItem] = []
         for part in parts:
-            lines.extend(_ITEMS_JSON.validate_json(part.items))
+            lines.extend(stored_items(part.items))
         granted = sum(
             (load_totals(p.deltas).get(TEMPORARY_ASSISTANCE_KEY, Decimal(0)) for p in parts),
             Decimal(0),
         )
-        return Stay(fee_items([*lines, *items]), earlier, granted)
+        return Stay([*lines, *items], earlier, granted)
 
     async def check_admission(
         self, hospital: HospitalRef, id_number: str, visit_id: str, admitted_on: date
