@@ -16,6 +16,7 @@ from shared.money import FEN, ZERO, fen
 from . import cashier, icd
 from .cashier import money
 from .errors import BillInputError, EngineError
+from .frozen import maker
 from .limits import account, headroom, running_total
 from .params import ChronicGroup, CumulativeTier, OutpatientChronicTier, Tier
 from .policy import Policy
@@ -238,6 +239,10 @@ def temporary_assistance(policy: Policy, st: BillState, balance: Decimal) -> Non
     st.rem_out -= pay - pay_in
 
 
+new_bill = maker(Bill)
+"""``Bill(...)`` by keyword, made without the frozen ``__init__`` (``frozen.maker``)."""
+
+
 def _bill(policy: Policy, scope: Scope, st: BillState) -> Bill:
     """The patient pays the rest."""
     pays = st.pays
@@ -247,7 +252,7 @@ def _bill(policy: Policy, scope: Scope, st: BillState) -> Bill:
     st.trace.append(
         {"step": "patient", "fund_pay_sumamt": money(fund_sum), "psn_cash_pay": money(cash)}
     )
-    return Bill(
+    return new_bill(
         policy_version=policy.version,
         visit_type=st.visit_type,
         aid_class=st.aid_class,

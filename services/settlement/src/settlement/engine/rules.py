@@ -9,7 +9,6 @@ what the fund may still pay this year (``limits.headroom``). A rule reads its pa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import fields
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -17,6 +16,7 @@ from shared.money import ZERO, fen
 
 from . import cashier
 from .cashier import money
+from .frozen import maker
 from .limits import account, headroom, running_total, yearly_deductible
 from .params import (
     BandedTier,
@@ -34,7 +34,7 @@ from .params import (
     Tier,
 )
 from .programmes import Programme
-from .types import SETLINFO_FUND_FIELDS, AidClass, FundDetail, SetlinfoField, VisitType
+from .types import SETLINFO_FUND_FIELDS, AidClass, FundDetail, VisitType
 
 
 class BillState:
@@ -87,44 +87,8 @@ class BillState:
             self.deltas[key] = self.deltas.get(key, ZERO) + amount
 
 
-_DETAIL_FIELDS = (
-    "fund_pay_type",
-    "fund_pay_type_name",
-    "setlinfo_field",
-    "inscp_scp_amt",
-    "crt_payb_lmt_amt",
-    "fund_payamt",
-    "setl_proc_info",
-)
-if tuple(f.name for f in fields(FundDetail)) != _DETAIL_FIELDS:  # pragma: no cover
-    raise ImportError("FundDetail's fields changed: update rules.fund_detail")
-_new_object = object.__new__
-
-
-def fund_detail(
-    fund_pay_type: str,
-    fund_pay_type_name: str,
-    setlinfo_field: SetlinfoField,
-    inscp_scp_amt: Decimal,
-    crt_payb_lmt_amt: Decimal | None,
-    fund_payamt: Decimal,
-    setl_proc_info: str,
-) -> FundDetail:
-    """A ``FundDetail`` equal to ``FundDetail(...)`` with these fields, made without the frozen
-    dataclass's ``__init__`` (one ``object.__setattr__`` call per field, about half the cost
-    of a row on a bill of several tiers). Every field is given; the check above refuses to
-    import if ``FundDetail`` gains or loses one."""
-    detail = _new_object(FundDetail)
-    detail.__dict__.update(
-        fund_pay_type=fund_pay_type,
-        fund_pay_type_name=fund_pay_type_name,
-        setlinfo_field=setlinfo_field,
-        inscp_scp_amt=inscp_scp_amt,
-        crt_payb_lmt_amt=crt_payb_lmt_amt,
-        fund_payamt=fund_payamt,
-        setl_proc_info=setl_proc_info,
-    )
-    return detail
+fund_detail = maker(FundDetail)
+"""``FundDetail(...)`` by keyword, made without the frozen ``__init__`` (``frozen.maker``)."""
 
 
 def record(
@@ -152,7 +116,17 @@ def record(
     st.pays[tier.setlinfo_field] += pay
     if pay:
         st.deltas[key] = pay  # each tier owns its keys, so no key is set twice
-    st.details.append(fund_detail(tier.code, tier.name, tier.setlinfo_field, base, left, pay, info))
+    st.details.append(
+        fund_detail(
+            fund_pay_type=tier.code,
+            fund_pay_type_name=tier.name,
+            setlinfo_field=tier.setlinfo_field,
+            inscp_scp_amt=base,
+            crt_payb_lmt_amt=left,
+            fund_payamt=pay,
+            setl_proc_info=info,
+        )
+    )
     trace["fund_payamt"] = money(pay)
     st.trace.append(trace)
 
