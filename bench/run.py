@@ -540,6 +540,12 @@ class Bench:
         self.results["engine"] = run_script(
             "engine_bench.py", r"engine:\s*([\d,.]+)\s*bills/s", ["--seconds", "3"], {}
         )
+        self.results["engine_ladder"] = run_script(
+            "engine_bench.py",
+            r"engine \(ladder\):\s*([\d,.]+)\s*bills/s",
+            ["--seconds", "3", "--policy", "ladder"],
+            {},
+        )
         import_db = self.database("import")
         self.results["registry_import"] = run_script(
             "registry_import.py",
@@ -776,6 +782,7 @@ def summary(results: dict[str, Any]) -> str:
         rows.append(("ratio eligibility/bare", f"{results['ratio_eligibility_bare']:.2f}"))
     for label, key, unit in (
         ("engine", "engine", "bills/s"),
+        ("engine, 2023 ladder", "engine_ladder", "bills/s"),
         ("registry import", "registry_import", "rows/s"),
     ):
         r = results.get(key, {})
