@@ -209,7 +209,8 @@ def banded_target(tier: BandedTier, aid_class: AidClass, base: Decimal) -> Decim
             raw = band.offset + over * band.ratio  # = start + (over − lower) × ratio
             break
     else:  # above the last band, which is closed
-        raw = band.full  # type: ignore[assignment]
+        assert band.full is not None
+        raw = band.full
     due = fen(raw)
     cap = tier.annual_limit[aid_class]
     return due if cap is None or due <= cap else cap
@@ -239,7 +240,7 @@ def secondary_assistance_target(
     """What secondary assistance owes for a year's in-scope amount left on the patient: its
     ratio of the part above the threshold, rounded to the fen, up to the annual limit."""
     over = base - tier.threshold[aid_class]
-    if over <= 0:
+    if over <= ZERO:
         return ZERO
     due = fen(over * tier.ratio[aid_class])
     limit = tier.annual_limit[aid_class]
@@ -312,6 +313,7 @@ def cumulative(
     aid_class = st.aid_class
     if aid_class not in tier.aid_classes:
         return
+    # What ``headroom`` reads for every cumulative tier: ``annual_limit`` on ``<code>``.
     key, paid, limit, left = account(st.totals, tier.code, tier.annual_limit[aid_class])
     # Every target is 0 up to the threshold, so it is only computed above it.
     threshold = tier.threshold[aid_class]
