@@ -550,6 +550,12 @@ class Bench:
             ["--settles", "200", "--rounds", "3"],
             {},
         )
+        self.results["engine_ladder"] = run_script(
+            "engine_bench.py",
+            r"engine \(ladder\):\s*([\d,.]+)\s*bills/s",
+            ["--seconds", "3", "--policy", "ladder"],
+            {},
+        )
         import_db = self.database("import")
         self.results["registry_import"] = run_script(
             "registry_import.py",
@@ -838,6 +844,7 @@ def summary(results: dict[str, Any]) -> str:
         rows.append(("ratio eligibility/bare", f"{results['ratio_eligibility_bare']:.2f}"))
     for label, key, unit in (
         ("engine", "engine", "bills/s"),
+        ("engine, 2023 ladder", "engine_ladder", "bills/s"),
         ("registry import", "registry_import", "rows/s"),
         ("catalogue import (in process)", "catalogue_import", "rows/s"),
     ):

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.idnumber import check_character, mask_id_number, validate_id_number
+from shared.idnumber import (
+    age_on,
+    birth_date,
+    check_character,
+    mask_id_number,
+    validate_id_number,
+)
 
 # A published GB 11643 example: 11010519491231002X.
 KNOWN_VALID = "11010519491231002X"
@@ -55,3 +61,28 @@ def test_generated_numbers_pass_and_a_changed_check_digit_fails(
 def test_mask_shows_first_six_and_last_four() -> None:
     assert mask_id_number("370305199001011234") == "370305********1234"
     assert mask_id_number("12345") == "*****"
+
+
+@pytest.mark.parametrize(
+    ("born", "on", "age"),
+    [
+        (date(2016, 5, 20), date(2026, 5, 19), 9),  # the day before the 10th birthday
+        (date(2016, 5, 20), date(2026, 5, 20), 10),  # the birthday
+        (date(2011, 12, 31), date(2026, 12, 30), 14),  # under 15 to the last day
+        (date(2011, 12, 31), date(2026, 12, 31), 15),
+        (date(2012, 2, 29), date(2026, 2, 28), 13),  # born on 29 February: a year older ...
+        (date(2012, 2, 29), date(2026, 3, 1), 14),  # ... on 1 March of other years
+        (date(2024, 2, 29), date(2028, 2, 29), 4),
+        (date(2026, 1, 10), date(2026, 1, 10), 0),
+        (date(2026, 1, 10), date(2025, 6, 1), 0),  # a day before the birth: 0, never negative
+    ],
+)
+def test_age_on_a_day_from_the_birth_date(born: date, on: date, age: int) -> None:
+    id_number = make_id("370305", born, 7)
+    assert birth_date(id_number) == born
+    assert age_on(id_number, on) == age
+
+
+def test_birth_date_of_a_malformed_number() -> None:
+    with pytest.raises(ValueError, match="birth date"):
+        birth_date("37030520161340123X")

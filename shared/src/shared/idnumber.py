@@ -46,6 +46,27 @@ def validate_id_number(value: str) -> str:
     return text
 
 
+def birth_date(id_number: str) -> date:
+    """The birth date an ID number carries (characters 7–14, ``YYYYMMDD``).
+
+    ``id_number`` is a validated number (``validate_id_number``); anything else raises
+    ``ValueError``."""
+    text = id_number.strip()
+    try:
+        return date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except (ValueError, IndexError):
+        raise ValueError("has an invalid birth date") from None
+
+
+def age_on(id_number: str, day: date) -> int:
+    """The holder's age in full years (周岁) on ``day``, from the ID number's birth date: one
+    more on each birthday (someone born on 29 February turns a year older on 1 March in other
+    years). 0 before the first birthday, and for a day before the birth date."""
+    born = birth_date(id_number)
+    years = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+    return years if years > 0 else 0
+
+
 def mask_id_number(value: str) -> str:
     """Show the first 6 and last 4 characters only: ``370305********1234``."""
     if len(value) <= 10:

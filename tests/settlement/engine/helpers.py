@@ -16,12 +16,16 @@ from settlement.engine import (
     apply_deltas,
     compute,
     default_policy_dir,
+    ladder_policy_dir,
+    load_policy_file,
 )
 
 D = Decimal
 POLICIES = PolicySet.from_dir(default_policy_dir())
 P2017 = POLICIES.by_version("2017")
 P2020 = POLICIES.by_version("2020")
+P2023 = load_policy_file(ladder_policy_dir() / "2023.toml")
+"""The sample of the plan's whole ladder, shipped apart from the default samples."""
 
 
 def item(
@@ -55,6 +59,8 @@ def settle(
     aid: AidClass = "none",
     totals: Mapping[str, Decimal] | None = None,
     grant: str = "0",
+    diagnoses: Sequence[str] = (),
+    age: int | None = None,
 ) -> Bill:
     return compute(
         policy,
@@ -64,6 +70,8 @@ def settle(
         items=items,
         totals={} if totals is None else totals,
         grant_balance=D(grant),
+        diagnoses=diagnoses,
+        age=age,
     )
 
 
@@ -107,6 +115,7 @@ __all__ = [
     "D",
     "P2017",
     "P2020",
+    "P2023",
     "POLICIES",
     "apply_deltas",
     "check_invariants",

@@ -11,7 +11,7 @@ from settlement.engine.params import TIER_PARSERS, BasicTier, CriticalIllnessTie
 from settlement.engine.rules import RULES, TARGETS
 from settlement.engine.vocabulary import AID_CLASS_LABELS, VISIT_TYPE_LABELS
 
-from .helpers import P2017, P2020, D, item, settle
+from .helpers import P2017, P2020, P2023, D, item, settle
 
 
 @pytest.mark.parametrize(
@@ -35,8 +35,14 @@ def test_item_amount_is_the_scope_amount(unit_price: str, quantity: str, amount:
 
 def test_every_kind_has_a_parser_and_a_rule() -> None:
     assert set(TIER_PARSERS) == set(RULES)
-    assert set(TARGETS) == {"critical_illness", "bottom_line"}
-    assert {tier.kind for tier in P2020.funds} == set(RULES)
+    assert set(TARGETS) == {
+        "critical_illness",
+        "bottom_line",
+        "graded_assistance",
+        "secondary_assistance",
+    }
+    # Every kind is used by a shipped sample.
+    assert {tier.kind for policy in (P2020, P2023) for tier in policy.funds} == set(RULES)
 
 
 def test_tier_parameters_are_frozen() -> None:

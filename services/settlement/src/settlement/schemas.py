@@ -98,7 +98,9 @@ class PatientOut(BaseModel):
 
 
 class FundLimitOut(BaseModel):
-    """What a fund has paid the person this year and may still pay (``null``: no limit)."""
+    """What a fund has paid the person this year and may still pay (``null``: no limit).
+    ``group``: for an outpatient chronic-disease fund (门诊慢特病), the disease group the row is
+    for (one row per group, each with its own cap); ``null`` for other funds."""
 
     fund_pay_type: str
     fund_pay_type_name: str
@@ -106,6 +108,7 @@ class FundLimitOut(BaseModel):
     paid_this_year: Money
     annual_limit: Money | None
     remaining: Money | None
+    group: str | None = None
 
 
 def limits_out(limits: list[FundLimit]) -> list[FundLimitOut]:
@@ -118,6 +121,7 @@ def limits_out(limits: list[FundLimit]) -> list[FundLimitOut]:
             paid_this_year=f.paid_this_year,
             annual_limit=f.annual_limit,
             remaining=f.remaining,
+            group=f.group,
         )
         for f in limits
     ]

@@ -8,16 +8,19 @@ listed in the ``settlement.engine`` package docstring.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
 from shared.money import FEN, ZERO, fen
 
-from . import cashier
+from . import cashier, icd
 from .cashier import money
 from .errors import BillInputError, EngineError
-from .limits import headroom, running_total
-from .params import CumulativeTier
+from .frozen import maker
+from .limits import account, headroom, running_total
+from .params import ChronicGroup, CumulativeTier, OutpatientChronicTier, Tier
 from .policy import Policy
+from .programmes import Programme
 from .rules import RULES, BillState, target
 from .scope import Scope, scope_items
 from .types import (
@@ -42,10 +45,15 @@ def compute(
     items: Sequence[FeeItem],
     totals: Mapping[str, Decimal],
     grant_balance: Decimal = ZERO,
+    diagnoses: Sequence[str] = (),
+    age: int | None = None,
 ) -> Bill:
     """Split one bill between the policy's funds and the patient.
 
-    Raises ``BillInputError`` (naming the field) for input the engine refuses."""
+    ``diagnoses``: the visit's ICD-10 codes (疾病诊断编码), for the disease programmes and the
+    outpatient chronic-disease groups of the policy; ``age``: the patient's age in full years
+    on the admission date (None: unknown — a programme with an age condition then does not
+    apply). Raises ``BillInputError`` (naming the field) for input the engine refuses."""
     _check_visit(policy, hospital_level, visit_type, aid_class, items)
     balance = _whole_fen_balance(grant_balance)
     scope = scope_items(items, policy.b_self_pay_ratio)
@@ -58,10 +66,52 @@ def compute(
         scope.out_of_scope,
         [_scope_step(len(items), scope)],
     )
+    if diagnoses or age is not None:
+        _match(policy, st, diagnoses, age)
     waterfall(policy, st)
     if balance > ZERO:
         temporary_assistance(policy, st, balance)
     return _bill(policy, scope, st)
+
+
+def _match(policy: Policy, st: BillState, diagnoses: Sequence[str], age: int | None) -> None:
+    """The visit's disease programme and outpatient chronic-disease group, each the first in
+    file order that matches; a trace step for each."""
+    if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
+        raise BillInputError("age", "must be a whole number of years, 0 or more")
+    if isinstance(diagnoses, str):
+        raise BillInputError("diagnoses", "must be a list of ICD-10 codes")
+    codes = icd.visit_codes(diagnoses)
+    if not codes:
+        return
+    for programme in policy.programmes:
+        index = programme.matches(st.visit_type, st.aid_class, age, codes)
+        if index is not None:
+            st.programme = programme
+            step = {"step": "programme", "name": programme.name, "diagnosis": diagnoses[index]}
+            if age is not None:
+                step["age"] = str(age)
+            st.trace.append(step)
+            break
+    if st.visit_type != "outpatient":
+        return
+    for tier in policy.chronic_tiers:
+        if st.aid_class not in tier.aid_classes:
+            continue
+        for group in tier.groups:
+            index = icd.first_match(group.prefixes, codes)
+            if index is not None:
+                st.group = group
+                st.trace.append(
+                    {
+                        "step": "chronic_disease",
+                        "fund_pay_type": tier.code,
+                        "group": group.id,
+                        "name": group.name,
+                        "diagnosis": diagnoses[index],
+                    }
+                )
+                return
 
 
 def _check_visit(
@@ -108,9 +158,61 @@ def _scope_step(count: int, scope: Scope) -> dict[str, str]:
 
 
 def waterfall(policy: Policy, st: BillState) -> None:
-    """The policy's tiers for the visit type, in file order."""
-    for tier in policy.funds_by_visit[st.visit_type]:
+    """The policy's tiers for the visit, in file order (``route``)."""
+    programme, group = st.programme, st.group
+    if programme is None and group is None:
+        tiers = policy.funds_by_visit[st.visit_type]
+    else:
+        tiers = route(policy, st.visit_type, group, programme)
+    for tier in tiers:
         RULES[tier.kind](tier, st)
+    if programme is not None and programme.adjust_note:
+        st.details[:] = [
+            replace(d, setl_proc_info=d.setl_proc_info + cashier.adjusted_note(programme, code))
+            if (code := d.fund_pay_type) in programme.adjust_note
+            else d
+            for d in st.details
+        ]
+
+
+def route(
+    policy: Policy, visit_type: VisitType, group: ChronicGroup | None, programme: Programme | None
+) -> tuple[Tier, ...]:
+    """The tiers a visit runs through, in file order (cached on the policy):
+
+    - the tiers of its visit type; ``outpatient_chronic`` and ``disease_programme`` tiers
+      only on a visit of one of their groups / programmes;
+    - on an outpatient chronic-disease visit, the group's tier instead of the basic fund's
+      general outpatient rule, and the critical-illness tiers too if the group counts toward
+      their base;
+    - on a programme's visit, the tiers it adjusts as adjusted."""
+    cache_key = (visit_type, group, programme)
+    tiers = policy.routes.get(cache_key)
+    if tiers is not None:
+        return tiers
+    out: list[Tier] = []
+    for tier in policy.funds:
+        kind = tier.kind
+        if kind == "outpatient_chronic":
+            take = group is not None and group.tier_code == tier.code
+        elif kind == "disease_programme":
+            take = (
+                programme is not None
+                and programme.fund == tier.code
+                and visit_type in tier.visit_types
+            )
+        elif group is not None and kind == "basic":
+            take = False
+        elif group is not None and kind == "critical_illness" and group.critical_illness:
+            take = True
+        else:
+            take = visit_type in tier.visit_types
+        if take:
+            adjusted = programme.adjusted.get(tier.code) if programme is not None else None
+            out.append(adjusted or tier)
+    tiers = tuple(out)
+    policy.routes[cache_key] = tiers
+    return tiers
 
 
 def temporary_assistance(policy: Policy, st: BillState, balance: Decimal) -> None:
@@ -137,6 +239,10 @@ def temporary_assistance(policy: Policy, st: BillState, balance: Decimal) -> Non
     st.rem_out -= pay - pay_in
 
 
+new_bill = maker(Bill)
+"""``Bill(...)`` by keyword, made without the frozen ``__init__`` (``frozen.maker``)."""
+
+
 def _bill(policy: Policy, scope: Scope, st: BillState) -> Bill:
     """The patient pays the rest."""
     pays = st.pays
@@ -146,7 +252,7 @@ def _bill(policy: Policy, scope: Scope, st: BillState) -> Bill:
     st.trace.append(
         {"step": "patient", "fund_pay_sumamt": money(fund_sum), "psn_cash_pay": money(cash)}
     )
-    return Bill(
+    return new_bill(
         policy_version=policy.version,
         visit_type=st.visit_type,
         aid_class=st.aid_class,
@@ -174,8 +280,10 @@ def remaining_limits(
     policy: Policy, *, aid_class: AidClass, totals: Mapping[str, Decimal]
 ) -> list[FundLimit]:
     """What each fund that takes part for this aid class has paid this year and may still pay
-    (the basic fund once per visit type). A fund the class does not use but that has paid the
-    person this year (the class changed) is listed too, with nothing more to pay.
+    (the basic fund once per visit type, an outpatient chronic-disease fund once per group,
+    with ``group`` its id and the group's name in ``fund_pay_type_name``). A fund the class
+    does not use but that has paid the person this year (the class changed) is listed too,
+    with nothing more to pay.
 
     Uses the same limit helper as ``compute``."""
     if aid_class not in AID_CLASSES:
@@ -188,7 +296,12 @@ def remaining_limits(
                 if paid > ZERO:
                     out.append(FundLimit(tier.code, tier.name, paid, None, ZERO, visit_type))
             continue
-        if tier.limit_per_visit_type:
+        if isinstance(tier, OutpatientChronicTier):
+            for group in tier.groups:
+                _, paid, limit, left = account(totals, group.key, group.annual_cap[aid_class])
+                name = f"{tier.name}（{group.name}）"
+                out.append(FundLimit(tier.code, name, paid, limit, left, "outpatient", group.id))
+        elif tier.limit_per_visit_type:
             for visit_type in tier.visit_types:
                 _, paid, limit, left = headroom(tier, aid_class, visit_type, totals)
                 out.append(FundLimit(tier.code, tier.name, paid, limit, left, visit_type))

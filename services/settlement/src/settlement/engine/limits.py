@@ -38,9 +38,24 @@ def headroom(
     tier: Tier, aid_class: AidClass, visit_type: VisitType, totals: Mapping[str, Decimal]
 ) -> Headroom:
     """What ``tier`` has paid this person this year and may still pay."""
-    key = tier.limit_key(visit_type)
+    return account(totals, tier.limit_key(visit_type), tier.limit_for(aid_class, visit_type))
+
+
+def account(totals: Mapping[str, Decimal], key: str, limit: Decimal | None) -> Headroom:
+    """What the running total ``key`` holds and what ``limit`` (None = none) still leaves —
+    the one rule of every annual limit (a tier's, or a chronic-disease group's)."""
     paid = running_total(totals, key)
-    limit = tier.limit_for(aid_class, visit_type)
     if limit is None:
         return key, paid, None, None
     return key, paid, limit, limit - paid if paid < limit else ZERO
+
+
+def yearly_deductible(
+    totals: Mapping[str, Decimal], key: str, deductible: Decimal, base: Decimal
+) -> Decimal:
+    """The part of a yearly deductible this bill takes: what the year has not yet taken
+    (running total ``key``), at most the bill's ``base``."""
+    left = deductible - running_total(totals, key)
+    if left <= 0:
+        return ZERO
+    return left if left < base else base

@@ -15,6 +15,7 @@ from typing import ClassVar, TypedDict, cast
 
 from shared.money import ZERO, fen
 
+from . import icd
 from .reader import Checker, Table
 from .types import (
     AID_CLASSES,
@@ -73,6 +74,7 @@ class BasicVisit:
     key: str  # running total: paid this year for this visit type
     annual_cap: Decimal | None
     cases: Mapping[tuple[int, AidClass], BasicCase]
+    deductible_factor: Mapping[AidClass, Decimal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,27 +134,142 @@ class CumulativeTier(Tier):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Band:
-    """One band of the critical-illness ratios: from ``lower`` to ``upper`` (None = open) above
-    the threshold, at ``ratio``. ``start`` is the unrounded amount owed for everything below
-    ``lower``."""
+    """One band of banded ratios (critical illness, graded assistance): from ``lower`` to
+    ``upper`` (None = open) above the threshold, at ``ratio``. ``start`` is the unrounded
+    amount owed for everything below ``lower``; ``offset`` = ``start − lower × ratio`` (so the
+    amount owed for ``over`` inside the band is ``offset + over × ratio``, exactly) and
+    ``full`` the amount owed at ``upper`` (None for an open band)."""
 
     lower: Decimal
     upper: Decimal | None
     ratio: Decimal
     start: Decimal
+    offset: Decimal
+    full: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
-class CriticalIllnessTier(CumulativeTier):
+class BandedTier(CumulativeTier):
+    """A cumulative tier paying banded ratios on the year's base above a threshold (critical
+    illness, graded medical assistance); its target is ``rules.banded_target``."""
+
+    bands: Mapping[AidClass, tuple[Band, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class CriticalIllnessTier(BandedTier):
     """Critical-illness insurance (居民大病保险): banded ratios on the year's cumulative base
     above a threshold, with an annual cap (``annual_limit``).
 
     Running totals ``<code>.base`` (in-scope amount left after the tiers before it, summed over
-    the year's bills of its visit types, for every class) and ``<code>`` (paid this year)."""
+    the year's bills of its visit types — and of the outpatient chronic-disease bills whose
+    group counts toward it — for every class) and ``<code>`` (paid this year)."""
 
     kind: ClassVar[str] = "critical_illness"
 
-    bands: Mapping[AidClass, tuple[Band, ...]]
+
+@dataclass(frozen=True, slots=True)
+class GradedAssistanceTier(BandedTier):
+    """Graded medical assistance (医疗救助·分类分段): a yearly threshold by aid class and ratio
+    bands (segments) over the year's base above it, inside an annual limit by class; paid
+    cumulatively like critical illness.
+
+    Running totals ``<code>.base`` (in-scope amount still on the patient when the tier runs,
+    summed over the year's bills, for every class) and ``<code>`` (paid this year)."""
+
+    kind: ClassVar[str] = "graded_assistance"
+    default_aid_classes: ClassVar[tuple[AidClass, ...]] = ("key", "assisted")
+
+
+@dataclass(frozen=True, slots=True)
+class SecondaryAssistanceTier(CumulativeTier):
+    """Secondary medical assistance (二次医疗救助): once the in-scope amount left on the patient
+    in the year (after the tiers before it) exceeds a threshold, a ratio of the excess, inside
+    an annual limit; paid cumulatively.
+
+    Running totals ``<code>.cash_base`` (that amount, summed over the year's bills, for every
+    class) and ``<code>`` (paid this year)."""
+
+    kind: ClassVar[str] = "secondary_assistance"
+    default_aid_classes: ClassVar[tuple[AidClass, ...]] = ("key",)
+    base_suffix: ClassVar[str] = "cash_base"
+
+    ratio: Mapping[AidClass, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class SupplementaryTier(Tier):
+    """Supplementary insurance (扶贫特惠保险 / 商业补充保险): after a deductible per year, a ratio
+    of the in-scope amount still on the patient (optionally a ratio of the out-of-scope amount
+    too), up to an annual cap.
+
+    Running totals ``<code>`` (paid this year) and ``<code>.dedc`` (deductible taken this
+    year)."""
+
+    kind: ClassVar[str] = "supplementary"
+    default_aid_classes: ClassVar[tuple[AidClass, ...]] = ("key", "assisted")
+
+    deductible_key: str  # running total of the deductible taken this year: ``<code>.dedc``
+    deductible: Mapping[AidClass, Decimal]
+    ratio: Mapping[AidClass, Decimal]
+    out_of_scope_ratio: Mapping[AidClass, Decimal]
+    annual_limit: Mapping[AidClass, Decimal | None]
+
+    def limit_for(self, aid_class: AidClass, visit_type: VisitType) -> Decimal | None:
+        return self.annual_limit[aid_class]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ChronicGroup:
+    """One group of outpatient chronic and special diseases (门诊慢特病), e.g. dialysis:
+    matched by ICD-10 prefixes of the visit's diagnoses, with its own deductible per year (by
+    class), ratio (by hospital level) and annual cap (by class). ``critical_illness``: its
+    bills count toward the critical-illness base (and critical illness pays on them)."""
+
+    tier_code: str
+    id: str
+    name: str
+    prefixes: tuple[str, ...]  # normalised (``icd.normalise``)
+    key: str  # running total: paid this year, ``<code>.<id>``
+    deductible_key: str  # running total: deductible taken this year, ``<code>.<id>.dedc``
+    deductible: Mapping[AidClass, Decimal]
+    ratio: Mapping[int, Decimal]
+    annual_cap: Mapping[AidClass, Decimal | None]
+    critical_illness: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutpatientChronicTier(Tier):
+    """Outpatient chronic and special diseases (门诊慢特病): an outpatient visit with a diagnosis
+    of one of its groups is settled by the group's rule instead of the basic fund's general
+    outpatient rule (and outside its annual cap).
+
+    Running totals per group: ``<code>.<id>`` (paid this year) and ``<code>.<id>.dedc``
+    (deductible taken this year)."""
+
+    kind: ClassVar[str] = "outpatient_chronic"
+
+    groups: tuple[ChronicGroup, ...]
+
+    def limit_for(self, aid_class: AidClass, visit_type: VisitType) -> Decimal | None:
+        return None  # the caps are per group (``ChronicGroup.annual_cap``)
+
+
+@dataclass(frozen=True, slots=True)
+class DiseaseProgrammeTier(Tier):
+    """The fund of disease programmes (专项救治): on a visit matched to a programme that names
+    it, pays what is left of the in-scope amount above the patient's share the programme
+    allows (a share of the in-scope amount, or a fixed share of a case price), inside an
+    optional annual limit by class. It takes no part in other visits.
+
+    Running total ``<code>``: paid this year."""
+
+    kind: ClassVar[str] = "disease_programme"
+
+    annual_limit: Mapping[AidClass, Decimal | None]
+
+    def limit_for(self, aid_class: AidClass, visit_type: VisitType) -> Decimal | None:
+        return self.annual_limit[aid_class]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +333,21 @@ def read_annual_limit(
     return dict(check.per_class(value, table.key(name), classes, check.money))
 
 
+def basic_cases(
+    visit_type: VisitType,
+    levels: tuple[int, ...],
+    full: Mapping[int, Decimal],
+    factor: Mapping[AidClass, Decimal],
+    ratio: Mapping[int, Decimal],
+) -> dict[tuple[int, AidClass], BasicCase]:
+    """The basic fund's parameters of one visit type for every level and class."""
+    return {
+        (lv, c): BasicCase(visit_type, lv, c, full[lv], fen(full[lv] * factor[c]), ratio[lv])
+        for lv in levels
+        for c in AID_CLASSES
+    }
+
+
 def parse_basic(table: Table, check: Checker, levels: tuple[int, ...]) -> BasicTier:
     common = _common(table, BasicTier.default_aid_classes)
     visit_types = common["visit_types"]
@@ -234,12 +366,12 @@ def parse_basic(table: Table, check: Checker, levels: tuple[int, ...]) -> BasicT
         cap_value = sub.raw("annual_cap", None)
         cap = None if cap_value is None else check.money(cap_value, sub.key("annual_cap"))
         sub.finish()
-        cases = {
-            (lv, c): BasicCase(visit_type, lv, c, full[lv], fen(full[lv] * factor[c]), ratio[lv])
-            for lv in levels
-            for c in AID_CLASSES
-        }
-        visits[visit_type] = BasicVisit(f"{common['code']}.{visit_type}", cap, cases)
+        visits[visit_type] = BasicVisit(
+            f"{common['code']}.{visit_type}",
+            cap,
+            basic_cases(visit_type, levels, full, factor, ratio),
+            factor,
+        )
     for visit_type in VISIT_TYPES:
         if visit_type not in visit_types and table.has(visit_type):
             raise table.error(visit_type, "visit type not listed in visit_types")
@@ -259,6 +391,7 @@ def parse_medical_assistance(
         check.ratio,
         fallback=ZERO,
     )
+    guard_key_ratio(check, class_key(table, "ratio", "key"), ratio, "medical-assistance")
     return MedicalAssistanceTier(
         **common,
         ratio=ratio,
@@ -292,10 +425,50 @@ def _bands(
                 if previous is None
                 else previous.start + (lower - previous.lower) * previous.ratio
             )
-            bands[c].append(Band(lower, upper, ratios[c], start))
+            ratio = ratios[c]
+            full = None if upper is None else start + (upper - lower) * ratio
+            bands[c].append(Band(lower, upper, ratio, start, start - lower * ratio, full))
         if upper is not None:
             lower = upper
     return {c: tuple(b) for c, b in bands.items()}
+
+
+# The plan's fixed numbers -------------------------------------------------------------------
+
+PLAN_CRITICAL_ILLNESS_CAP = Decimal(500000)
+"""The plan's critical-illness cap for key assistance groups: at least 500,000 yuan a year."""
+PLAN_ASSISTANCE_RATIO = Decimal("0.70")
+"""The plan's medical-assistance (and secondary-assistance) ratio for key groups: ≥ 70 %."""
+
+
+def class_key(table: Table, name: str, aid_class: AidClass) -> str:
+    """The key that gives ``aid_class`` its value of per-class ``name``: ``ratio.key``, or
+    ``ratio.default`` / ``ratio`` when the class has no entry of its own."""
+    value = table.data.get(name)
+    if isinstance(value, Mapping):
+        return table.key(f"{name}.{aid_class if aid_class in value else 'default'}")
+    return table.key(name)
+
+
+def guard_key_ratio(check: Checker, key: str, ratio: Mapping[AidClass, Decimal], what: str) -> None:
+    """The plan: a key group's medical-assistance or secondary-assistance ratio is at least
+    70 %. A lower one is recorded as a breach (``Checker.breach``); start-up refuses it."""
+    value = ratio.get("key")
+    if value is not None and value < PLAN_ASSISTANCE_RATIO:
+        check.breach(
+            key,
+            f"{value} is below the plan's {what} ratio of 0.70 (70 %) for key assistance groups",
+        )
+
+
+def guard_critical_illness_cap(check: Checker, key: str, cap: Decimal | None) -> None:
+    """The plan: the critical-illness cap for key groups is at least 500,000 yuan."""
+    if cap is not None and cap < PLAN_CRITICAL_ILLNESS_CAP:
+        check.breach(
+            key,
+            f"{cap} is below the plan's critical-illness cap of 500,000 yuan for key "
+            "assistance groups",
+        )
 
 
 def parse_critical_illness(
@@ -307,6 +480,8 @@ def parse_critical_illness(
         table.raw("threshold"), table.key("threshold"), classes, check.money
     )
     annual_cap = read_annual_limit(table, check, "annual_cap", classes)
+    if "key" in classes:
+        guard_critical_illness_cap(check, class_key(table, "annual_cap", "key"), annual_cap["key"])
     return CriticalIllnessTier(
         **common,
         base_key=f"{common['code']}.{CriticalIllnessTier.base_suffix}",
@@ -330,10 +505,157 @@ def parse_bottom_line(table: Table, check: Checker, levels: tuple[int, ...]) -> 
     )
 
 
+def parse_graded_assistance(
+    table: Table, check: Checker, levels: tuple[int, ...]
+) -> GradedAssistanceTier:
+    common = _common(table, GradedAssistanceTier.default_aid_classes)
+    classes = common["aid_classes"]
+    threshold = check.per_class(
+        table.raw("threshold"), table.key("threshold"), classes, check.money
+    )
+    bands = _bands(table, check, classes)
+    if "key" in classes:
+        for i, band in enumerate(bands["key"]):
+            band_table = Table(cast(list[object], table.data["bands"])[i], "", table.source)
+            key = f"{table.key('bands')}[{i}].{class_key(band_table, 'ratio', 'key')}"
+            guard_key_ratio(check, key, {"key": band.ratio}, "medical-assistance")
+    return GradedAssistanceTier(
+        **common,
+        base_key=f"{common['code']}.{GradedAssistanceTier.base_suffix}",
+        threshold=threshold,
+        annual_limit=read_annual_limit(table, check, "annual_limit", classes),
+        bands=bands,
+    )
+
+
+def parse_secondary_assistance(
+    table: Table, check: Checker, levels: tuple[int, ...]
+) -> SecondaryAssistanceTier:
+    common = _common(table, SecondaryAssistanceTier.default_aid_classes)
+    classes = common["aid_classes"]
+    threshold = check.per_class(
+        table.raw("threshold"), table.key("threshold"), classes, check.money
+    )
+    ratio = check.per_class(table.raw("ratio"), table.key("ratio"), classes, check.ratio)
+    guard_key_ratio(check, class_key(table, "ratio", "key"), ratio, "secondary-assistance")
+    return SecondaryAssistanceTier(
+        **common,
+        base_key=f"{common['code']}.{SecondaryAssistanceTier.base_suffix}",
+        threshold=threshold,
+        annual_limit=read_annual_limit(table, check, "annual_limit", classes),
+        ratio=ratio,
+    )
+
+
+def parse_supplementary(table: Table, check: Checker, levels: tuple[int, ...]) -> SupplementaryTier:
+    common = _common(table, SupplementaryTier.default_aid_classes)
+    classes = common["aid_classes"]
+    deductible = check.per_class(
+        table.raw("deductible", 0), table.key("deductible"), classes, check.money
+    )
+    ratio = check.per_class(table.raw("ratio"), table.key("ratio"), classes, check.ratio)
+    out_of_scope_ratio = check.per_class(
+        table.raw("out_of_scope_ratio", 0),
+        table.key("out_of_scope_ratio"),
+        classes,
+        check.ratio,
+        fallback=ZERO,
+    )
+    return SupplementaryTier(
+        **common,
+        deductible_key=f"{common['code']}.dedc",
+        deductible=deductible,
+        ratio=ratio,
+        out_of_scope_ratio=out_of_scope_ratio,
+        annual_limit=read_annual_limit(table, check, "annual_cap", classes),
+    )
+
+
+def read_prefixes(table: Table, name: str = "diagnoses") -> tuple[str, ...]:
+    """A non-empty list of ICD-10 code prefixes (``["H25", "C91.0"]``), normalised."""
+    prefixes = table.string_list(name)
+    if not prefixes:
+        raise table.error(name, "must list at least one ICD-10 code prefix")
+    for prefix in prefixes:
+        if not icd.PREFIX.match(prefix):
+            raise table.error(
+                name, f"{prefix!r} is not an ICD-10 code prefix (e.g. H25, C91.0, N18.5)"
+            )
+    return tuple(icd.normalise(p) for p in prefixes)
+
+
+def _identifier(table: Table, name: str) -> str:
+    value = table.string(name)
+    if not all(ch.isalnum() or ch in "-_" for ch in value):
+        raise table.error(name, "must contain only letters, digits, '-' and '_'")
+    return value
+
+
+def parse_outpatient_chronic(
+    table: Table, check: Checker, levels: tuple[int, ...]
+) -> OutpatientChronicTier:
+    common = _common(table, OutpatientChronicTier.default_aid_classes)
+    if common["visit_types"] != ("outpatient",):
+        raise table.error("visit_types", 'must be ["outpatient"] (outpatient chronic diseases)')
+    classes = common["aid_classes"]
+    code = common["code"]
+    value = table.raw("diseases")
+    if not isinstance(value, list) or not value:
+        raise table.error("diseases", "must be a non-empty array of tables ([[funds.diseases]])")
+    groups: list[ChronicGroup] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        sub = Table(item, f"{table.key('diseases')}[{i}]", table.source)
+        group_id = _identifier(sub, "id")
+        if group_id in seen:
+            raise sub.error("id", f"{group_id!r} is already the id of another group")
+        seen.add(group_id)
+        groups.append(
+            ChronicGroup(
+                tier_code=code,
+                id=group_id,
+                name=sub.string("name"),
+                prefixes=read_prefixes(sub),
+                key=f"{code}.{group_id}",
+                deductible_key=f"{code}.{group_id}.dedc",
+                deductible=check.per_class(
+                    sub.raw("deductible", 0), sub.key("deductible"), classes, check.money
+                ),
+                ratio=check.per_level(sub.raw("ratio"), sub.key("ratio"), levels, check.ratio),
+                annual_cap=read_annual_limit(sub, check, "annual_cap", classes),
+                critical_illness=_flag(sub, "critical_illness"),
+            )
+        )
+        sub.finish()
+    return OutpatientChronicTier(**common, groups=tuple(groups))
+
+
+def _flag(table: Table, name: str) -> bool:
+    value = table.raw(name, False)
+    if not isinstance(value, bool):
+        raise table.error(name, "must be true or false")
+    return value
+
+
+def parse_disease_programme(
+    table: Table, check: Checker, levels: tuple[int, ...]
+) -> DiseaseProgrammeTier:
+    common = _common(table, DiseaseProgrammeTier.default_aid_classes)
+    return DiseaseProgrammeTier(
+        **common,
+        annual_limit=read_annual_limit(table, check, "annual_limit", common["aid_classes"]),
+    )
+
+
 TIER_PARSERS: dict[str, Callable[[Table, Checker, tuple[int, ...]], Tier]] = {
     "basic": parse_basic,
     "critical_illness": parse_critical_illness,
     "medical_assistance": parse_medical_assistance,
     "bottom_line": parse_bottom_line,
+    "outpatient_chronic": parse_outpatient_chronic,
+    "graded_assistance": parse_graded_assistance,
+    "secondary_assistance": parse_secondary_assistance,
+    "supplementary": parse_supplementary,
+    "disease_programme": parse_disease_programme,
 }
 """How each ``kind`` of ``[[funds]]`` table is read (file order of the keys is irrelevant)."""

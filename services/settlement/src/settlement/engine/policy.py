@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import cast
 
 from .errors import NoPolicyInForce, PolicyError
-from .params import TIER_PARSERS, Tier
+from .params import TIER_PARSERS, OutpatientChronicTier, Tier
+from .programmes import Programme, parse_programmes
 from .reader import Checker, Table
 from .types import AID_CLASSES, TEMPORARY_ASSISTANCE_KEY, VISIT_TYPES, AidClass
 
@@ -20,7 +21,10 @@ from .types import AID_CLASSES, TEMPORARY_ASSISTANCE_KEY, VISIT_TYPES, AidClass
 @dataclass(frozen=True, eq=False, slots=True)
 class Policy:
     """A parsed, validated policy. ``funds`` is the waterfall in file order: one frozen
-    parameter object per tier (``params``)."""
+    parameter object per tier (``params``). ``programmes``: the disease programmes in file
+    order. ``plan_breaches``: where the file departs from the plan's fixed numbers (refused at
+    start-up by ``check_plan``). ``routes``: the tiers a kind of visit runs through, filled by
+    ``compute.route`` as visits come."""
 
     version: str
     effective_from: date
@@ -35,11 +39,18 @@ class Policy:
     identity_types: Mapping[str, str] = field(default_factory=dict)
     """``[identity_types]``: registry category → the national 人员身份类别 code
     (``psn_idet_type``) the national interface's 1101 answers; codes vary by province."""
+    programmes: tuple[Programme, ...] = ()
+    plan_breaches: tuple[PolicyError, ...] = ()
     funds_by_visit: Mapping[str, tuple[Tier, ...]] = field(init=False, repr=False)
+    chronic_tiers: tuple[OutpatientChronicTier, ...] = field(init=False, repr=False)
+    routes: dict[object, tuple[Tier, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         by_visit = {v: tuple(f for f in self.funds if v in f.visit_types) for v in VISIT_TYPES}
         object.__setattr__(self, "funds_by_visit", by_visit)
+        chronic = tuple(f for f in self.funds if isinstance(f, OutpatientChronicTier))
+        object.__setattr__(self, "chronic_tiers", chronic)
+        object.__setattr__(self, "routes", {})
 
     def aid_class_for(self, categories: Iterable[str]) -> AidClass:
         """The aid class of a person holding these registry categories (``key`` wins)."""
@@ -151,6 +162,7 @@ def _parse(data: Mapping[str, object], source: str) -> Policy:
 
     tiers = _tiers(top, check, levels, ta_code)
     identity_types = _identity_types(top)
+    programmes = parse_programmes(top, check, tiers, levels)
     top.finish()
     return Policy(
         version=version,
@@ -164,6 +176,8 @@ def _parse(data: Mapping[str, object], source: str) -> Policy:
         funds=tiers,
         source=source,
         identity_types=identity_types,
+        programmes=programmes,
+        plan_breaches=tuple(check.breaches),
     )
 
 
@@ -178,6 +192,19 @@ def load_policy(text: str, *, source: str = "<policy>") -> Policy:
     return _parse(data, source)
 
 
+def check_plan(policy: Policy) -> None:
+    """Refuse a policy that departs from the plan's fixed numbers: a critical-illness cap for
+    key assistance groups below 500,000 yuan, or a medical-assistance (graded or flat) or
+    secondary-assistance ratio for key groups below 0.70. Raises ``PolicyError`` naming the
+    file and the key (``2023.toml: funds[4].bands[0].ratio.key: 0.65 is below the plan's …``).
+
+    ``load_policy`` reads such a file (the engine can compute with it, e.g. in a test); a
+    deployment's ``PolicySet`` runs this check on every policy, so start-up refuses it, and
+    the what-if refuses such a candidate."""
+    if policy.plan_breaches:
+        raise policy.plan_breaches[0]
+
+
 def load_policy_file(path: Path) -> Policy:
     """Load one policy file."""
     try:
@@ -189,11 +216,14 @@ def load_policy_file(path: Path) -> Policy:
 
 @dataclass(frozen=True)
 class PolicySet:
-    """Every policy of a deployment, oldest first; picks the one in force on a date."""
+    """Every policy of a deployment, oldest first; picks the one in force on a date. Every
+    policy must keep the plan's fixed numbers (``check_plan``)."""
 
     policies: tuple[Policy, ...]
 
     def __post_init__(self) -> None:
+        for policy in self.policies:
+            check_plan(policy)
         ordered = tuple(sorted(self.policies, key=lambda p: p.effective_from))
         seen_versions: dict[str, str] = {}
         seen_dates: dict[date, str] = {}
@@ -241,5 +271,14 @@ class PolicySet:
 
 
 def default_policy_dir() -> Path:
-    """The sample policies shipped with the package (``settlement/policies``)."""
+    """The sample policies shipped with the package (``settlement/policies``): ``2017`` and
+    ``2020``, the deployment's policies unless ``SETTLEMENT_POLICY_DIR`` names others."""
     return Path(__file__).resolve().parent.parent / "policies"
+
+
+def ladder_policy_dir() -> Path:
+    """The sample of the plan's whole assistance ladder (``settlement/policies/ladder``):
+    ``2023.toml``, in force from 2023-01-01. Shipped apart from the default samples, so a
+    deployment turns it on by copying it into its policy folder (beside the policies its
+    earlier bills used) rather than by upgrading."""
+    return default_policy_dir() / "ladder"

@@ -71,13 +71,19 @@ class Table:
 
 
 class Checker:
-    """Converts policy numbers (TOML integers, decimals or numeric strings) to Decimal."""
+    """Converts policy numbers (TOML integers, decimals or numeric strings) to Decimal, and
+    collects the places a file departs from the plan's fixed numbers (``breaches``)."""
 
     def __init__(self, source: str):
         self.source = source
+        self.breaches: list[PolicyError] = []
 
     def error(self, key: str, message: str) -> PolicyError:
         return PolicyError(message, key=key, source=self.source)
+
+    def breach(self, key: str, message: str) -> None:
+        """Record that ``key`` departs from the plan; ``policy.check_plan`` raises it."""
+        self.breaches.append(self.error(key, message))
 
     def decimal(self, value: object, key: str) -> Decimal:
         if isinstance(value, bool):

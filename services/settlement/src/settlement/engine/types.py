@@ -86,8 +86,10 @@ class FundDetail:
 class FundLimit:
     """What a fund has paid a person this year and what it may still pay (person accumulators).
 
-    The basic fund has one row per visit type (``visit_type`` set); other funds one row.
-    ``annual_limit`` / ``remaining`` are None when the fund has no annual limit.
+    The basic fund has one row per visit type (``visit_type`` set); an outpatient
+    chronic-disease fund (门诊慢特病) one row per disease group (``group``: the group's id);
+    other funds one row. ``annual_limit`` / ``remaining`` are None when the fund has no annual
+    limit.
     """
 
     fund_pay_type: str
@@ -96,6 +98,7 @@ class FundLimit:
     annual_limit: Decimal | None
     remaining: Decimal | None
     visit_type: VisitType | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ FUND_KIND_LABELS: Final[dict[str, str]] = {
     "medical_assistance": "医疗救助",
     "bottom_line": "政府兜底",
     "temporary_assistance": "临时救助",
+    "outpatient_chronic": "门诊慢特病",
+    "graded_assistance": "医疗救助·分类分段",
+    "secondary_assistance": "二次医疗救助",
+    "supplementary": "补充保险",
+    "disease_programme": "专项救治",
 }
 """Short names of the kinds of tier, as the cashier's lines begin."""
 

@@ -49,7 +49,7 @@ from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.reversal import new_reversal_id, reversal_funds, reversal_row
 from settlement.settlements.schemas import BillOut, FeeItemIn, SettleRequest, check_total
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
-from shared.idnumber import mask_id_number
+from shared.idnumber import age_on, mask_id_number
 from shared.money import ZERO
 from shared.observability import record_revoke, record_settlement
 
@@ -132,7 +132,9 @@ def compute_bill(
 ) -> Bill:
     """The engine on a request; its input errors as 422s naming the request's field. For a
     stay settled in parts (``stay``), the part: the whole stay so far on the totals before it,
-    minus the earlier parts (:mod:`settlement.engine.parts`)."""
+    minus the earlier parts (:mod:`settlement.engine.parts`). The visit's diagnoses and the
+    patient's age on the admission date (from the ID number) pick the policy's disease
+    programme and outpatient chronic-disease group."""
     stay = stay or Stay(fee_items(req.items or []), [])
     try:
         whole = compute(
@@ -143,6 +145,8 @@ def compute_bill(
             items=stay.items,
             totals=apply_deltas(inputs.totals, earlier_deltas(stay.parts), -1),
             grant_balance=inputs.grant_balance + stay.granted,
+            diagnoses=req.visit.diagnosis_codes,
+            age=age_on(req.patient.id_number, req.visit.admitted_on),
         )
         part = remaining_part(whole, stay.parts)
     except BillInputError as exc:

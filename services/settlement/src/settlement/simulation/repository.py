@@ -38,6 +38,8 @@ async def stream_replay(conn: Conn, begin: date, end: date) -> AsyncIterator[Seq
             bills.c.setl_date,
             bills.c.visit_type,
             bills.c.hospital_level,
+            bills.c.admitted_on,
+            bills.c.diagnoses,
             bills.c.categories,
             bills.c["items"],
             bills.c.deltas,

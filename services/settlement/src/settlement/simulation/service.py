@@ -1,14 +1,16 @@
 """Policy what-if (政策测算): re-run the books of a period under a candidate policy.
 
 Each patient's records are re-run in the order they were made: a bill with the engine, from
-the stored fee items, visit type and hospital level (the aid class comes from the stored
-registry categories through the candidate's ``[aid_classes]`` map, the same class as stored
-unless the candidate changes the map; a temporary-assistance grant pays at most what it paid
-on the stored bill); a reversal takes the candidate's bill back out of the running totals, as
-the revoke did, and books the negative of what the candidate paid on it. Running totals start
-from zero at the start of each person's year, and the person's earlier records of that year
-are re-run too (only records inside the period are counted), so the period starts from the
-totals the candidate would have produced. "In force" is what the stored records paid (net),
+the stored fee items, visit type, hospital level and diagnoses with the patient's age on the
+admission date (so the candidate's disease programmes and chronic-disease groups apply; the
+aid class comes from the stored registry categories through the candidate's
+``[aid_classes]`` map, the same class as stored unless the candidate changes the map; a
+temporary-assistance grant pays at most what it paid on the stored bill); a reversal takes
+the candidate's bill back out of the running totals, as the revoke did, and books the
+negative of what the candidate paid on it. Running totals start from zero at the start of
+each person's year, and the person's earlier records of that year are re-run too (only
+records inside the period are counted), so the period starts from the totals the candidate
+would have produced. "In force" is what the stored records paid (net),
 so a period's figures, like its books, never change once it is over. Nothing is stored.
 """
 
@@ -34,6 +36,7 @@ from settlement.engine import (
     compute,
     load_policy,
 )
+from settlement.engine.policy import check_plan
 from settlement.reports import repository as reports
 from settlement.simulation import repository
 from settlement.simulation.schemas import (
@@ -44,15 +47,19 @@ from settlement.simulation.schemas import (
     SimulationResult,
 )
 from shared.errors import Unprocessable
+from shared.idnumber import age_on
 from shared.money import signed_money_str
 
 ZERO = Decimal("0.00")
 
 
 def parse_candidate(text: str) -> Policy:
-    """The candidate policy; an invalid one is a 422 naming the key (``policy.funds[1].ratio``)."""
+    """The candidate policy; an invalid one, or one that departs from the plan's fixed numbers
+    (``check_plan``, as at start-up), is a 422 naming the key (``policy.funds[1].ratio``)."""
     try:
-        return load_policy(text, source="candidate policy")
+        candidate = load_policy(text, source="candidate policy")
+        check_plan(candidate)
+        return candidate
     except PolicyError as exc:
         field_name = f"policy.{exc.key}" if exc.key else "policy"
         raise Unprocessable(
@@ -161,6 +168,8 @@ class Replay:
                     items=_items(row.items),
                     totals=self.totals,
                     grant_balance=grant,
+                    diagnoses=json.loads(row.diagnoses),
+                    age=age_on(row.id_number, row.admitted_on),
                 )
             except BillInputError as exc:
                 field_name = "policy.hospital_levels" if exc.field == "hospital_level" else "policy"
