@@ -15,6 +15,8 @@ from settlement.hospitals.service import HospitalAuth
 from settlement.persons.service import PersonService
 from settlement.registry_client import RegistryClient
 from settlement.settlements.service import SettlementService
+from settlement.supervision.rules import RuleSet
+from settlement.supervision.service import SupervisionService
 
 
 @dataclass
@@ -28,15 +30,22 @@ class AppContext:
     admissions: AdmissionService
     persons: PersonService
     fee_details: FeeDetailService
+    supervision: SupervisionService
 
     @classmethod
     def build(
-        cls, settings: Settings, db: Database, registry: RegistryClient, policies: PolicySet
+        cls,
+        settings: Settings,
+        db: Database,
+        registry: RegistryClient,
+        policies: PolicySet,
+        rules: RuleSet,
     ) -> AppContext:
         """Every service object, each given only what it uses."""
         eligibility = EligibilityService(registry, policies)
         tz = settings.local_tz
-        settlements = SettlementService(db, eligibility, tz)
+        supervision = SupervisionService(db, rules, tz, refresh_s=settings.supervision_refresh_s)
+        settlements = SettlementService(db, eligibility, tz, supervision)
         return cls(
             settings=settings,
             db=db,
@@ -47,4 +56,5 @@ class AppContext:
             admissions=AdmissionService(db, eligibility, settlements.check_admission),
             persons=PersonService(db, eligibility, tz),
             fee_details=FeeDetailService(db),
+            supervision=supervision,
         )

@@ -18,6 +18,7 @@ from settlement.fee_details.service import FeeDetailService
 from settlement.hospitals.repository import HospitalRef
 from settlement.persons.service import PersonService
 from settlement.settlements.service import SettlementService
+from settlement.supervision.service import SupervisionService
 from shared.errors import Forbidden, Unauthorized
 from shared.observability import current_request_id
 from shared.security import secrets_equal
@@ -70,7 +71,12 @@ async def get_fee_details(ctx: ContextDep) -> FeeDetailService:
     return ctx.fee_details
 
 
+async def get_supervision(ctx: ContextDep) -> SupervisionService:
+    return ctx.supervision
+
+
 SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
+SupervisionDep = Annotated[SupervisionService, Depends(get_supervision)]
 AdmissionsDep = Annotated[AdmissionService, Depends(get_admissions)]
 PersonsDep = Annotated[PersonService, Depends(get_persons)]
 FeeDetailsDep = Annotated[FeeDetailService, Depends(get_fee_details)]

@@ -29,6 +29,7 @@ from settlement.schemas import (
     VisitId,
     _no_control,
 )
+from settlement.supervision.schemas import BillFlagOut
 from shared.money import Money, decimal_parser, parse_money
 
 MAX_ITEMS = 2000
@@ -298,6 +299,7 @@ _EXAMPLE_BILL: dict[str, Any] = {
     "trace": [{"step": "scope", "medfee_sumamt": "2100.00"}],
     "refd_setl_flag": 0,
     "reversal": None,
+    "flags": [],
 }
 
 
@@ -355,6 +357,11 @@ class BillOut(BaseModel):
     setl_date: date | None = None
     refd_setl_flag: Literal[0] = 0
     reversal: ReversalOut | None = None
+    flags: list[BillFlagOut] = Field(
+        default_factory=list,
+        description="Supervision rules that fired on the bill (智能审核提示); the bill is "
+        "settled all the same. Only the bill's own hospital (and administrators) see them.",
+    )
 
 
 class BillPage(BaseModel):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
 
@@ -51,6 +51,9 @@ from shared.errors import Conflict, NotFound, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import ZERO
 from shared.observability import record_revoke, record_settlement
+
+if TYPE_CHECKING:
+    from settlement.supervision.service import SupervisionService
 
 _ITEMS_JSON = TypeAdapter(list[FeeItemIn])
 
@@ -201,10 +204,17 @@ _JSON_COLUMNS = ("categories", "diagnoses", "trace")
 class SettlementService:
     """Bills of the hospitals: built once in the app's lifespan with what it uses."""
 
-    def __init__(self, db: Database, eligibility: EligibilityService, local_tz: timezone) -> None:
+    def __init__(
+        self,
+        db: Database,
+        eligibility: EligibilityService,
+        local_tz: timezone,
+        supervision: SupervisionService | None = None,
+    ) -> None:
         self.db = db
         self.eligibility = eligibility
         self.local_tz = local_tz
+        self.supervision = supervision
 
     # ------------------------------------------------------------------ pre-settle, settle
 
@@ -388,6 +398,12 @@ class SettlementService:
             uses = grants.split(drawn, inputs.open_grants) if drawn > 0 else []
             if uses:
                 await grants.draw(conn, setl_id, uses)
+            # Supervision rules on the bill just written: flags, or a 422 (rolled back).
+            flags = (
+                await self.supervision.on_settle(conn, hospital, req, items, stay, values)
+                if self.supervision is not None
+                else []
+            )
             await append_row(
                 conn,
                 audit_row(
@@ -400,14 +416,17 @@ class SettlementService:
                         "idempotency_key": idempotency_key,
                         "aid_class": bill.aid_class,
                         "policy_version": bill.policy_version,
-                        "medfee_sumamt": bill.medfee_sumamt,
-                        "fund_pay_sumamt": bill.fund_pay_sumamt,
-                        "psn_cash_pay": bill.psn_cash_pay,
+                        **bill.as_setlinfo(),
+                        "funds": [[d.fund_pay_type, d.fund_payamt] for d in bill.setldetail],
                         "grants": [[gid, taken] for gid, taken in uses],
+                        "flags": [f.rule for f in flags],
                     },
+                    person=req.patient.id_number,
                 ),
             )
-        return bill_out(values, bill.setldetail, hospital.code)
+        answer = bill_out(values, bill.setldetail, hospital.code)
+        answer.flags = flags
+        return answer
 
     async def _uploaded(
         self, conn: Conn, hospital: HospitalRef, req: SettleRequest
@@ -501,6 +520,10 @@ class SettlementService:
             reversal = (await repository.reversals_of(conn, [row.setl_id])).get(row.setl_id)
         funds = await repository.funds_of(conn, [row.setl_id])
         answer = bill_out(row, funds[row.setl_id], hospital.code, reversal)
+        if self.supervision is not None:
+            answer.flags = (await self.supervision.bill_flags(conn, [row.setl_id])).get(
+                row.setl_id, []
+            )
         return StoredBill(answer, row.items, hospital)
 
     async def stored(self, hospital: HospitalRef, setl_id: str) -> StoredBill:
@@ -542,9 +565,16 @@ class SettlementService:
             reversals = await repository.reversals_of(
                 conn, [r.setl_id for r in rows if r.status == REVOKED]
             )
+            flags = (
+                await self.supervision.bill_flags(conn, [r.setl_id for r in rows])
+                if self.supervision is not None
+                else {}
+            )
         items = [
             bill_out(r, funds[r.setl_id], hospital.code, reversals.get(r.setl_id)) for r in rows
         ]
+        for item in items:
+            item.flags = flags.get(cast(str, item.setl_id), [])
         return items, (rows[-1].setl_id if more and rows else None)
 
     # ------------------------------------------------------------------ revoke
@@ -628,6 +658,7 @@ class SettlementService:
                     "fund_pay_sumamt": ZERO - row.fund_pay_sumamt,
                     "psn_cash_pay": ZERO - row.psn_cash_pay,
                 },
+                person=row.id_number,
             ),
         )
 
