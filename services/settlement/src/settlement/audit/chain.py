@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -141,9 +141,9 @@ class ChainChecker:
         self._chain: str | None = None
         self._seq = 0
         self._hash = GENESIS
-        self.open_anchors: list[tuple[str, int, str, Any]] = []
-        """``(chain, seq, prev_hash, record_id)`` of chains fed from the middle: the caller
-        checks each ``prev_hash`` against the stored hash of record ``seq − 1``."""
+        self.open_anchors: list[Any] = []
+        """The first records of chains fed from the middle (``seq`` > 1): :meth:`close`
+        ties each to the stored hash of the record before it."""
 
     def feed(self, record: Any) -> Iterator[Break]:
         self.records += 1
@@ -152,7 +152,7 @@ class ChainChecker:
             self.chains += 1
             self._chain = chain
             if seq != 1:
-                self.open_anchors.append((chain, seq, record.prev_hash, record.id))
+                self.open_anchors.append(record)
             elif record.prev_hash != GENESIS:
                 yield self._break(record, "link", "the first record of its chain has a prev_hash")
         else:
@@ -178,6 +178,23 @@ class ChainChecker:
             yield self._break(record, "hash", "the record is not the one that was sealed")
         self._seq = seq
         self._hash = record.hash
+
+    def places_before(self) -> list[tuple[str, int]]:
+        """``(chain, seq)`` of the records :meth:`close` needs the stored hashes of."""
+        return [(r.chain, r.seq - 1) for r in self.open_anchors]
+
+    def close(self, stored: Mapping[tuple[str, int], str]) -> Iterator[Break]:
+        """Tie the chains fed from the middle to ``stored`` (hashes by ``(chain, seq)`` of the
+        records before them): a missing record is a ``sequence`` break, another hash a
+        ``link`` break, at the first record fed."""
+        for record in self.open_anchors:
+            before = stored.get((record.chain, record.seq - 1))
+            if before is None:
+                yield self._break(
+                    record, "sequence", f"records before {record.seq} of its chain are missing"
+                )
+            elif before != record.prev_hash:
+                yield self._break(record, "link", "its prev_hash is not the previous record's hash")
 
     @staticmethod
     def _break(record: Any, kind: str, message: str) -> Break:

@@ -147,36 +147,9 @@ async def _check_chains(
         for record in batch:
             for found in checker.feed(record):
                 breaks.add(found)
-    anchors = checker.open_anchors
-    stored = await repository.hashes_at(conn, [(chain, seq - 1) for chain, seq, _, _ in anchors])
-    if anchors:
-        first = {
-            row.id: row
-            for row in (
-                await conn.execute(
-                    select(audit_log).where(audit_log.c.id.in_([a[3] for a in anchors]))
-                )
-            ).all()
-        }
-        for chain, seq, prev_hash, record_id in anchors:
-            if stored.get((chain, seq - 1)) != prev_hash:
-                record = first[record_id]
-                what = (
-                    "the record before it is missing"
-                    if (chain, seq - 1) not in stored
-                    else "its prev_hash is not the previous record's hash"
-                )
-                breaks.add(
-                    Break(
-                        record_id=record_id,
-                        chain=chain,
-                        seq=seq,
-                        at=record.at,
-                        kind="sequence" if (chain, seq - 1) not in stored else "link",
-                        message=f"audit record {record_id} ({record.action} {record.subject}): "
-                        + what,
-                    )
-                )
+    stored = await repository.hashes_at(conn, checker.places_before())
+    for found in checker.close(stored):
+        breaks.add(found)
     return checker
 
 
