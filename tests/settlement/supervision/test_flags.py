@@ -221,10 +221,11 @@ async def test_the_receipt_shows_the_bills_flags(svc: Service) -> None:
         f"/v1/settlements/{later['setl_id']}/receipt", headers=two.headers()
     )
     assert receipt.status_code == 200
+    assert 'id="flags"' in receipt.text
     assert "智能审核提示" in receipt.text
     assert "同一主诊断 15 日内再次住院（疑似分解住院）" in receipt.text
     assert earlier["setl_id"] not in receipt.text
     clean = await svc.client.get(
         f"/v1/settlements/{earlier['setl_id']}/receipt", headers=one.headers()
     )
-    assert "智能审核提示" not in clean.text
+    assert 'id="flags"' not in clean.text
