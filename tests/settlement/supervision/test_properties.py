@@ -67,14 +67,13 @@ def facts(
         first_part=first_part,
         lines=lines,
         stay_lines=lines,
-        medfee_sumamt=sum((line.amount for line in lines), Decimal(0)),
+        medfee_sumamt=sum((line.unit_price * line.quantity for line in lines), Decimal(0)),
     )
 
 
 lines = st.lists(st.tuples(st.sampled_from(NAMES), st.integers(1, 40)), min_size=1, max_size=6).map(
     lambda pairs: tuple(
-        Line(i, f"C{NAMES.index(name)}", name, Decimal(q), Decimal(q) * 10)
-        for i, (name, q) in enumerate(pairs)
+        Line(f"C{NAMES.index(name)}", name, Decimal(10), Decimal(q)) for name, q in pairs
     )
 )
 
@@ -181,11 +180,12 @@ def test_item_outlier_fires_exactly_above_the_multiple_of_a_sound_median(
     amounts: list[int], median_fen: int, samples: int
 ) -> None:
     items = tuple(
-        Line(i, "CT", "CT检查", Decimal(1), Decimal(a) / 100) for i, a in enumerate(amounts)
+        Line("CT", "CT检查", Decimal(a) / 100, Decimal(1), Decimal(a) / 100 if a % 2 else None)
+        for a in amounts
     )
     median = Decimal(median_fen) / 100
     stats = {("item", "CT", 2): Median(median, samples)}
-    expected = samples >= 20 and any(line.amount > 5 * median for line in items)
+    expected = samples >= 20 and any(Decimal(a) / 100 > 5 * median for a in amounts)
     assert (item_outlier(ITEM, facts(lines=items), stats) is not None) == expected
     # Another level has no median: never.
     assert item_outlier(ITEM, facts(lines=items, level=3), stats) is None

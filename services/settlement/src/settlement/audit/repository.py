@@ -3,11 +3,12 @@ the statements that read it back for verification."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from settlement.audit.chain import GENESIS, chain_of, seal
@@ -30,7 +31,8 @@ _INSERT = {
     .on_conflict_do_nothing(index_elements=["chain", "seq"])
     .returning(audit_log.c.id),
 }
-MAX_ATTEMPTS = 100
+_CHAIN_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+MAX_ATTEMPTS = 1000
 
 
 class ChainContention(RuntimeError):
@@ -89,15 +91,26 @@ async def append_row(conn: Conn, row: dict[str, Any]) -> int:
     ``(chain, seq)`` is taken. A settle or revoke holds the person's running-total row lock,
     so nobody else appends to that chain meanwhile and this runs once. A writer without that
     lock (an admission, a review) that meets a concurrent append waits for it (the insert
-    waits on the other transaction's row), sees the new end and seals after it."""
+    waits on the other transaction's row), then takes the chain's advisory lock
+    (PostgreSQL; SQLite's writers are serialised already), reads the new end and seals after
+    it."""
     insert = _INSERT[conn.dialect]
-    for _attempt in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt == 1 and conn.dialect == "postgresql":
+            # Contention: queue on the chain's lock (released at commit), so concurrent
+            # appenders take turns instead of racing for the same place again and again.
+            await conn.execute(_CHAIN_LOCK, {"key": chain_lock_key(row["chain"])})
         head = (await conn.execute(_HEAD, {"chain": row["chain"]})).first()
         seq, prev = (head.seq + 1, head.hash) if head is not None else (1, GENESIS)
         inserted = (await conn.execute(insert, seal(row, seq=seq, prev_hash=prev))).first()
         if inserted is not None:
             return int(inserted[0])
     raise ChainContention(f"audit chain {row['chain']} kept moving; retry")
+
+
+def chain_lock_key(chain: str) -> int:
+    """A chain's advisory-lock key on PostgreSQL: 64 bits of SHA-256 over its name, signed."""
+    return int.from_bytes(hashlib.sha256(chain.encode()).digest()[:8], "big", signed=True)
 
 
 # ----------------------------------------------------------------------------- verification

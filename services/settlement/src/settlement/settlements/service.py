@@ -419,7 +419,7 @@ class SettlementService:
                         **bill.as_setlinfo(),
                         "funds": [[d.fund_pay_type, d.fund_payamt] for d in bill.setldetail],
                         "grants": [[gid, taken] for gid, taken in uses],
-                        "flags": [f.rule for f in flags],
+                        "flags": [f["rule"] for f in flags],
                     },
                     person=req.patient.id_number,
                 ),

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
+from settlement.engine.scope import item_amount
 from settlement.engine.vocabulary import VISIT_TYPE_LABELS
 from settlement.supervision.rules import (
     OutlierRule,
@@ -28,16 +29,39 @@ from settlement.supervision.rules import (
 )
 
 
+class FeeLine(Protocol):
+    """A fee line as the request (``FeeItemIn``) or the engine (``FeeItem``) holds it: the
+    rules read it as it is, without a copy; its place in ``lines`` is ``items[index]``."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def unit_price(self) -> Decimal: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def amount(self) -> Decimal | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
-    """A fee line: its place in the request (``items[index]``), code, name, quantity and
-    amount (yuan, to the fen)."""
+    """A fee line of its own (tests, tools): code, name, unit price, quantity and the amount
+    when given."""
 
-    index: int
     code: str
     name: str
+    unit_price: Decimal
     quantity: Decimal
-    amount: Decimal
+    amount: Decimal | None = None
+
+
+def line_amount(line: FeeLine) -> Decimal:
+    """The line's amount: as given, else unit price × quantity to the fen (the engine's
+    item-amount rule)."""
+    given = line.amount
+    return given if given is not None else item_amount(line.unit_price, line.quantity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +79,8 @@ class SettleFacts:
     discharged_on: date
     diagnoses: tuple[str, ...]
     first_part: bool
-    lines: tuple[Line, ...]
-    stay_lines: tuple[Line, ...]
+    lines: Sequence[FeeLine]
+    stay_lines: Sequence[FeeLine]
     medfee_sumamt: Decimal
 
 
@@ -102,25 +126,34 @@ def _num(value: Decimal) -> str:
     return text
 
 
-def history_window(rules: RuleSet, facts: SettleFacts) -> tuple[date, date] | None:
-    """The dates the person's other bills must touch to matter to the rules (``None``: no
-    rule needs them): ``window_days`` either side of an inpatient stay; the visit's day for
-    an outpatient bill."""
+@dataclass(frozen=True, slots=True)
+class History:
+    """Which of the person's other bills the rules need: settled bills of ``visit_type``
+    whose stay touches ``[since, until]`` and, for readmissions, whose main diagnosis begins
+    with ``diagnosis`` (``None``: any)."""
+
+    since: date
+    until: date
+    visit_type: str
+    diagnosis: str | None
+
+
+def history_window(rules: RuleSet, facts: SettleFacts) -> History | None:
+    """What the person's other bills must be to matter to the rules (``None``: no rule needs
+    them): inpatient stays with the same main diagnosis category, ``window_days`` either side
+    of an inpatient stay; outpatient bills of the visit's day for an outpatient bill."""
     if facts.visit_type == "inpatient":
-        windows = [
-            r.window_days
-            for r in rules.of(ReadmissionRule)
-            if isinstance(r, ReadmissionRule) and facts.first_part and facts.diagnoses
-        ]
-        if not windows:
+        days = rules.readmission_days
+        if days is None or not facts.first_part or not facts.diagnoses:
             return None
-        days = max(windows)
-        return (
-            date.fromordinal(facts.admitted_on.toordinal() - days),
-            date.fromordinal(facts.discharged_on.toordinal() + days),
+        return History(
+            facts.admitted_on - timedelta(days=days),
+            facts.discharged_on + timedelta(days=days),
+            "inpatient",
+            facts.diagnoses[0][: rules.readmission_chars],
         )
-    if rules.of(SameDayRule):
-        return facts.admitted_on, facts.admitted_on
+    if rules.same_day:
+        return History(facts.admitted_on, facts.admitted_on, "outpatient", None)
     return None
 
 
@@ -134,14 +167,15 @@ def quantity_beyond_stay(rule: QuantityRule, facts: SettleFacts) -> Finding | No
     totals: dict[str, Decimal] = {}
     names: dict[str, str] = {}
     for line in facts.stay_lines:
-        if rule.matches(line.code, line.name):
-            totals[line.code] = totals.get(line.code, Decimal(0)) + line.quantity
-            names.setdefault(line.code, line.name)
+        code = line.code
+        if rule.matches(code, line.name):
+            totals[code] = totals.get(code, Decimal(0)) + line.quantity
+            names.setdefault(code, line.name)
     over = [(code, qty) for code, qty in totals.items() if qty > allowed]
     if not over:
         return None
     code, quantity = over[0]
-    place = next((line.index for line in facts.lines if line.code == code), None)
+    place = next((i for i, line in enumerate(facts.lines) if line.code == code), None)
     more = f"等 {len(over)} 项" if len(over) > 1 else ""
     return Finding(
         rule,
@@ -269,36 +303,35 @@ def item_outlier(
 ) -> Finding | None:
     """Lines whose amount is above ``multiple`` × the median of their code at hospitals of
     this level (only medians made of ``min_samples`` or more)."""
-    over: list[tuple[Line, Median]] = []
-    for line in facts.lines:
-        median = stats.get(("item", line.code, facts.hospital_level))
-        if (
-            median is not None
-            and median.samples >= rule.min_samples
-            and median.median > 0
-            and line.amount > rule.multiple * median.median
-        ):
-            over.append((line, median))
+    over: list[tuple[int, FeeLine, Decimal, Median]] = []
+    level = facts.hospital_level
+    for index, line in enumerate(facts.lines):
+        median = stats.get(("item", line.code, level))
+        if median is None or median.samples < rule.min_samples or median.median <= 0:
+            continue
+        amount = line_amount(line)  # only for lines with a median
+        if amount > rule.multiple * median.median:
+            over.append((index, line, amount, median))
     if not over:
         return None
-    line, median = over[0]
+    index, line, amount, median = over[0]
     more = f"等 {len(over)} 项" if len(over) > 1 else ""
     return Finding(
         rule,
-        f"items[{line.index}].amount",
-        f"{line.name}（{line.code}）{more}金额 {line.amount} 元，超过近 {rule.window_days} 天"
+        f"items[{index}].amount",
+        f"{line.name}（{line.code}）{more}金额 {amount} 元，超过近 {rule.window_days} 天"
         f"同级医院中位数 {median.median} 元的 {_num(rule.multiple)} 倍",
         {
             "multiple": _num(rule.multiple),
             "items": [
                 {
-                    "index": item.index,
+                    "index": i,
                     "code": item.code,
-                    "amount": str(item.amount),
+                    "amount": str(a),
                     "median": str(m.median),
                     "samples": m.samples,
                 }
-                for item, m in over
+                for i, item, a, m in over
             ],
         },
     )
@@ -340,7 +373,7 @@ def evaluate(
 ) -> list[Finding]:
     """Every enabled per-bill rule on the bill, in file order: at most one finding each."""
     found: list[Finding] = []
-    for rule in rules.active():
+    for rule in rules.per_bill_rules:
         result: Finding | None = None
         if isinstance(rule, QuantityRule):
             result = quantity_beyond_stay(rule, facts)

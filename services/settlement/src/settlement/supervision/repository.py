@@ -51,18 +51,41 @@ _PERSON_BILLS = select(
 ).where(
     bills.c.id_number == bindparam("person"),  # ix_bills_person_year (id_number, acc_year)
     bills.c.status == SETTLED,
+    bills.c.visit_type == bindparam("visit_type"),
     bills.c.discharged_on >= bindparam("since"),
     bills.c.admitted_on <= bindparam("until"),
     bills.c.setl_id != bindparam("setl"),
+    bills.c.diagnoses.like(bindparam("diagnosis"), escape="\\"),
 )
 
 
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def person_bills(
-    conn: Conn, id_number: str, since: date, until: date, setl_id: str
+    conn: Conn,
+    id_number: str,
+    since: date,
+    until: date,
+    setl_id: str,
+    *,
+    visit_type: str,
+    diagnosis: str | None = None,
 ) -> Sequence[AnyRow]:
-    """The person's settled (not revoked) bills, at any hospital, whose stay touches
-    ``[since, until]``, but ``setl_id``."""
-    params = {"person": id_number, "since": since, "until": until, "setl": setl_id}
+    """The person's settled (not revoked) bills of ``visit_type``, at any hospital, whose
+    stay touches ``[since, until]``, but ``setl_id``; with ``diagnosis``, only those whose
+    main (first) diagnosis begins with it. (``diagnoses`` is stored as compact JSON text, a
+    list, so the first diagnosis begins after ``["``.)"""
+    pattern = f'["{_like_prefix(diagnosis)}%' if diagnosis else "%"
+    params = {
+        "person": id_number,
+        "since": since,
+        "until": until,
+        "setl": setl_id,
+        "visit_type": visit_type,
+        "diagnosis": pattern,
+    }
     return (await conn.execute(_PERSON_BILLS, params)).all()
 
 
@@ -70,7 +93,7 @@ _INSERT_FLAGS = insert(flags)
 
 
 async def insert_flags(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
-    await conn.execute(_INSERT_FLAGS, list(rows))
+    await conn.execute(_INSERT_FLAGS, rows[0] if len(rows) == 1 else list(rows))
 
 
 _BILL_FLAG_COLUMNS = (

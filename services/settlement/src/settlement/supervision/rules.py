@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, Literal, TypedDict, cast
@@ -81,9 +81,18 @@ class QuantityRule(Rule):
     codes: frozenset[str]
     name_patterns: tuple[re.Pattern[str], ...]
     extra_days: int
+    names: re.Pattern[str] | None = None
+    """The patterns as one alternation (built from ``name_patterns``)."""
+
+    def __post_init__(self) -> None:
+        if self.name_patterns and self.names is None:
+            joined = "|".join(f"(?:{p.pattern})" for p in self.name_patterns)
+            object.__setattr__(self, "names", re.compile(joined))
 
     def matches(self, code: str, name: str) -> bool:
-        return code in self.codes or any(p.search(name) for p in self.name_patterns)
+        return code in self.codes or (
+            self.names is not None and self.names.search(name) is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +135,34 @@ class MonthlyRule(Rule):
 
 @dataclass(frozen=True)
 class RuleSet:
-    """The rules of a deployment, in file order."""
+    """The rules of a deployment, in file order. ``per_bill_rules``, ``readmission_days``
+    (the widest readmission window; ``None`` without such a rule), ``readmission_chars``
+    (the shortest diagnosis prefix they compare) and ``same_day`` are worked out once, for
+    the settle path."""
 
     version: str
     rules: tuple[Rule, ...]
     source: str = "<rules>"
+    per_bill_rules: tuple[Rule, ...] = field(init=False, repr=False)
+    readmission_days: int | None = field(init=False, repr=False)
+    readmission_chars: int = field(init=False, repr=False)
+    same_day: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        active = tuple(r for r in self.rules if r.enabled and r.per_bill)
+        readmissions = [r for r in active if isinstance(r, ReadmissionRule)]
+        object.__setattr__(self, "per_bill_rules", active)
+        object.__setattr__(
+            self,
+            "readmission_days",
+            max(r.window_days for r in readmissions) if readmissions else None,
+        )
+        object.__setattr__(
+            self,
+            "readmission_chars",
+            min(r.diagnosis_chars for r in readmissions) if readmissions else 0,
+        )
+        object.__setattr__(self, "same_day", any(isinstance(r, SameDayRule) for r in active))
 
     def active(self) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.enabled)

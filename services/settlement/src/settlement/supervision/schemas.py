@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypedDict
 
 from settlement.schemas import Name, Strict, _no_control
 from shared.money import Money
@@ -20,10 +21,11 @@ ReviewStatus = Literal["reviewed-ok", "reviewed-recover"]
 SeverityName = Literal["low", "medium", "high"]
 
 
-class BillFlagOut(BaseModel):
+class BillFlagOut(TypedDict):
     """A supervision rule that fired on this bill (智能审核提示). The bill is settled and
     paid all the same; the insurer reviews the flag (``status``: ``open`` → ``reviewed-ok``
-    or ``reviewed-recover``). ``field`` is the request field it is about."""
+    or ``reviewed-recover``). ``field`` is the request field it is about. (A plain mapping:
+    it is built on the settle path, where a model's construction would cost more.)"""
 
     rule: str
     title: str

@@ -34,7 +34,6 @@ from settlement.hospitals.repository import HospitalRef
 from settlement.supervision import repository
 from settlement.supervision.evaluation import (
     Finding,
-    Line,
     Median,
     OtherBill,
     SettleFacts,
@@ -121,11 +120,6 @@ class _Stay(Protocol):
     def items(self) -> Sequence[_Item]: ...
     @property
     def parts(self) -> Sequence[Any]: ...
-
-
-def _line(index: int, item: _Item) -> Line:
-    amount = item.amount if item.amount is not None else item_amount(item.unit_price, item.quantity)
-    return Line(index, item.code, item.name, item.quantity, amount)
 
 
 def _share(count: int, base: int) -> Decimal:
@@ -233,14 +227,14 @@ def flag_out(row: AnyRow) -> FlagOut:
 
 
 def _bill_flag(row: Any) -> BillFlagOut:
-    return BillFlagOut.model_construct(
-        rule=row.rule,
-        title=row.title,
-        severity=row.severity,
-        field=row.field,
-        message=row.message,
-        status=row.status,
-    )
+    return {
+        "rule": row.rule,
+        "title": row.title,
+        "severity": row.severity,
+        "field": row.field,
+        "message": row.message,
+        "status": row.status,
+    }
 
 
 def check_period(begin: date, end: date) -> None:
@@ -292,8 +286,7 @@ class SupervisionService:
         self.refresh_s = refresh_s
         self._stats: dict[StatsKey, Median] = {}
         self.stats_refreshed_at: datetime | None = None
-        self._needs_lines = bool(rules.of(QuantityRule)) or rules.outlier("item") is not None
-        self._per_bill = any(r.per_bill for r in rules.active())
+        self._per_bill = bool(rules.per_bill_rules)
 
     # ------------------------------------------------------------------ at a settle
 
@@ -312,11 +305,6 @@ class SupervisionService:
         if not self._per_bill:
             return []
         visit = req.visit
-        lines: tuple[Line, ...] = ()
-        stay_lines: tuple[Line, ...] = ()
-        if self._needs_lines:
-            lines = tuple(_line(i, item) for i, item in enumerate(items))
-            stay_lines = lines if not stay.parts else tuple(_line(-1, item) for item in stay.items)
         facts = SettleFacts(
             setl_id=values["setl_id"],
             hospital_id=hospital.id,
@@ -327,15 +315,21 @@ class SupervisionService:
             discharged_on=values["discharged_on"],
             diagnoses=tuple(visit.diagnoses),
             first_part=not stay.parts,
-            lines=lines,
-            stay_lines=stay_lines,
+            lines=items,
+            stay_lines=items if not stay.parts else stay.items,
             medfee_sumamt=values["medfee_sumamt"],
         )
         others: list[OtherBill] = []
-        window = history_window(self.rules, facts)
-        if window is not None:
+        wanted = history_window(self.rules, facts)
+        if wanted is not None:
             rows = await repository.person_bills(
-                conn, req.patient.id_number, window[0], window[1], facts.setl_id
+                conn,
+                req.patient.id_number,
+                wanted.since,
+                wanted.until,
+                facts.setl_id,
+                visit_type=wanted.visit_type,
+                diagnosis=wanted.diagnosis,
             )
             others = [
                 OtherBill(
@@ -357,14 +351,14 @@ class SupervisionService:
             raise self._refusal(refused)
         await repository.insert_flags(conn, [self._flag_row(f, values) for f in findings])
         return [
-            BillFlagOut.model_construct(
-                rule=f.rule.code,
-                title=f.rule.title,
-                severity=f.rule.severity,
-                field=f.field,
-                message=f.message,
-                status="open",
-            )
+            {
+                "rule": f.rule.code,
+                "title": f.rule.title,
+                "severity": f.rule.severity,
+                "field": f.field,
+                "message": f.message,
+                "status": "open",
+            }
             for f in findings
         ]
 
