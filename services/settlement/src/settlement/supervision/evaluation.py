@@ -105,6 +105,7 @@ class Median:
     samples: int
 
 
+HALF_FEN = Decimal("0.005")
 StatsKey = tuple[str, str, int]
 """``("item", code, hospital level)`` or ``("bill", visit type, hospital level)``."""
 
@@ -309,8 +310,12 @@ def item_outlier(
         median = stats.get(("item", line.code, level))
         if median is None or median.samples < rule.min_samples or median.median <= 0:
             continue
-        amount = line_amount(line)  # only for lines with a median
-        if amount > rule.multiple * median.median:
+        limit = rule.multiple * median.median
+        given = line.amount
+        if given is None and line.unit_price * line.quantity <= limit - HALF_FEN:
+            continue  # rounding to the fen cannot lift it above the limit
+        amount = given if given is not None else line_amount(line)
+        if amount > limit:
             over.append((index, line, amount, median))
     if not over:
         return None

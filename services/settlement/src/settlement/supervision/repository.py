@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.repository import hospitals
-from settlement.settlements.models import SETTLED
+from settlement.settlements.models import REVOKED, SETTLED
 from settlement.settlements.repository import bills
 from settlement.supervision.models import OPEN, FlagRow, ItemSampleRow, StateRow, StatsRow
 
@@ -412,6 +412,7 @@ async def monthly_counts(
             below.label("below"),
         )
         .where(
+            bills.c.status.in_((SETTLED, REVOKED)),  # every bill: the (status, setl_date) index
             bills.c.refd_setl_flag == 0,
             bills.c.setl_date >= begin,
             bills.c.setl_date <= end,

@@ -49,6 +49,11 @@ ACTIONS: tuple[Action, ...] = ("flag", "refuse")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 
 
+_NAME_MATCHES: dict[tuple[str, str], bool] = {}
+"""Item names already matched against a rule's patterns (names repeat from bill to bill)."""
+_NAME_CACHE = 20_000
+
+
 class _Common(TypedDict):
     code: str
     title: str
@@ -90,9 +95,18 @@ class QuantityRule(Rule):
             object.__setattr__(self, "names", re.compile(joined))
 
     def matches(self, code: str, name: str) -> bool:
-        return code in self.codes or (
-            self.names is not None and self.names.search(name) is not None
-        )
+        """The item is billed per day: its code is listed or its name matches a pattern."""
+        if code in self.codes:
+            return True
+        if self.names is None:
+            return False
+        known = _NAME_MATCHES.get((self.names.pattern, name))
+        if known is None:
+            known = self.names.search(name) is not None
+            if len(_NAME_MATCHES) >= _NAME_CACHE:
+                _NAME_MATCHES.clear()
+            _NAME_MATCHES[(self.names.pattern, name)] = known
+        return known
 
 
 @dataclass(frozen=True, slots=True)
