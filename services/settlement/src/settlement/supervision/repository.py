@@ -89,11 +89,28 @@ async def person_bills(
     return (await conn.execute(_PERSON_BILLS, params)).all()
 
 
-_INSERT_FLAGS = insert(flags)
+_FLAG_COLUMNS = tuple(c.name for c in flags.columns if c.name != "id")
+
+
+def _insert_flags(count: int) -> Any:
+    """One ``INSERT … VALUES (…), (…)`` of ``count`` flags (one round trip, one bind)."""
+    return insert(flags).values(
+        [{name: bindparam(f"{name}_{i}") for name in _FLAG_COLUMNS} for i in range(count)]
+    )
+
+
+_INSERT_FLAGS = {count: _insert_flags(count) for count in range(1, 9)}
+_INSERT_MANY = insert(flags)
 
 
 async def insert_flags(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
-    await conn.execute(_INSERT_FLAGS, rows[0] if len(rows) == 1 else list(rows))
+    """A bill's flags (at most one per rule), in one statement."""
+    stmt = _INSERT_FLAGS.get(len(rows))
+    if stmt is None:
+        await conn.execute(_INSERT_MANY, list(rows))
+        return
+    params = {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in _FLAG_COLUMNS}
+    await conn.execute(stmt, params)
 
 
 _BILL_FLAG_COLUMNS = (
