@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from settlement.supervision.evaluation import (
     Line,
     Median,
+    Medians,
     OtherBill,
     SettleFacts,
     evaluate,
@@ -184,7 +185,7 @@ def test_item_outlier_fires_exactly_above_the_multiple_of_a_sound_median(
         for a in amounts
     )
     median = Decimal(median_fen) / 100
-    stats = {("item", "CT", 2): Median(median, samples)}
+    stats = Medians({("item", "CT", 2): Median(median, samples)})
     expected = samples >= 20 and any(Decimal(a) / 100 > 5 * median for a in amounts)
     assert (item_outlier(ITEM, facts(lines=items), stats) is not None) == expected
     # Another level has no median: never.
@@ -202,7 +203,7 @@ def test_every_rule_fires_at_most_once_per_bill(
                   BASE + timedelta(days=s + z), (dx,))
         for n, (h, s, z, dx) in enumerate(others_spec)
     ]  # fmt: skip
-    found = evaluate(RULES, bill, others, {})
+    found = evaluate(RULES, bill, others, Medians())
     codes = [f.rule.code for f in found]
     assert len(codes) == len(set(codes))
     assert all(f.rule.per_bill for f in found)

@@ -105,9 +105,33 @@ class Median:
     samples: int
 
 
+class Medians:
+    """The medians the outlier rules read, by group: per hospital level the item codes'
+    (``items[level][code]``), per visit type and level the bills' (``bills[(type, level)]``)."""
+
+    __slots__ = ("bills", "items")
+
+    def __init__(self, groups: Mapping[tuple[str, str, int], Median] | None = None) -> None:
+        self.items: dict[int, dict[str, Median]] = {}
+        self.bills: dict[tuple[str, int], Median] = {}
+        for (kind, key, level), median in (groups or {}).items():
+            if kind == "item":
+                self.items.setdefault(level, {})[key] = median
+            else:
+                self.bills[(key, level)] = median
+
+    def get(self, key: tuple[str, str, int]) -> Median | None:
+        """``("item", code, level)`` or ``("bill", visit type, level)``."""
+        kind, name, level = key
+        if kind == "item":
+            return self.items.get(level, {}).get(name)
+        return self.bills.get((name, level))
+
+
 HALF_FEN = Decimal("0.005")
-StatsKey = tuple[str, str, int]
-"""``("item", code, hospital level)`` or ``("bill", visit type, hospital level)``."""
+MAX_DETAIL = 5
+"""A flag's ``detail`` lists at most this many related bills or items (the closest first);
+``…_count`` says how many there were."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +280,7 @@ def readmission(
         {
             "diagnosis": main,
             "window_days": rule.window_days,
+            "stay_count": len(hits),
             "stays": [
                 {
                     "setl_id": s.setl_id,
@@ -266,7 +291,7 @@ def readmission(
                     "gap_days": g,
                     "direction": d,
                 }
-                for g, d, s in hits
+                for g, d, s in hits[:MAX_DETAIL]
             ],
         },
     )
@@ -294,20 +319,22 @@ def same_day_outpatient(
             "day": day.isoformat(),
             "hospitals": len(hospitals),
             "bills": count,
-            "others": [{"setl_id": b.setl_id, "hospital_id": b.hospital_id} for b in same],
+            "others": [
+                {"setl_id": b.setl_id, "hospital_id": b.hospital_id} for b in same[:MAX_DETAIL]
+            ],
         },
     )
 
 
-def item_outlier(
-    rule: OutlierRule, facts: SettleFacts, stats: Mapping[StatsKey, Median]
-) -> Finding | None:
+def item_outlier(rule: OutlierRule, facts: SettleFacts, stats: Medians) -> Finding | None:
     """Lines whose amount is above ``multiple`` × the median of their code at hospitals of
     this level (only medians made of ``min_samples`` or more)."""
     over: list[tuple[int, FeeLine, Decimal, Median]] = []
-    level = facts.hospital_level
+    by_code = stats.items.get(facts.hospital_level)
+    if not by_code:
+        return None
     for index, line in enumerate(facts.lines):
-        median = stats.get(("item", line.code, level))
+        median = by_code.get(line.code)
         if median is None or median.samples < rule.min_samples or median.median <= 0:
             continue
         limit = rule.multiple * median.median
@@ -328,6 +355,7 @@ def item_outlier(
         f"同级医院中位数 {median.median} 元的 {_num(rule.multiple)} 倍",
         {
             "multiple": _num(rule.multiple),
+            "item_count": len(over),
             "items": [
                 {
                     "index": i,
@@ -336,18 +364,16 @@ def item_outlier(
                     "median": str(m.median),
                     "samples": m.samples,
                 }
-                for i, item, a, m in over
+                for i, item, a, m in over[:MAX_DETAIL]
             ],
         },
     )
 
 
-def bill_outlier(
-    rule: OutlierRule, facts: SettleFacts, stats: Mapping[StatsKey, Median]
-) -> Finding | None:
+def bill_outlier(rule: OutlierRule, facts: SettleFacts, stats: Medians) -> Finding | None:
     """The bill's ``medfee_sumamt`` above ``multiple`` × the median for its visit type at
     hospitals of this level."""
-    median = stats.get(("bill", facts.visit_type, facts.hospital_level))
+    median = stats.bills.get((facts.visit_type, facts.hospital_level))
     if (
         median is None
         or median.samples < rule.min_samples
@@ -374,7 +400,7 @@ def evaluate(
     rules: RuleSet,
     facts: SettleFacts,
     others: Sequence[OtherBill],
-    stats: Mapping[StatsKey, Median],
+    stats: Medians,
 ) -> list[Finding]:
     """Every enabled per-bill rule on the bill, in file order: at most one finding each."""
     found: list[Finding] = []

@@ -35,9 +35,9 @@ from settlement.supervision import repository
 from settlement.supervision.evaluation import (
     Finding,
     Median,
+    Medians,
     OtherBill,
     SettleFacts,
-    StatsKey,
     evaluate,
     history_window,
 )
@@ -284,7 +284,7 @@ class SupervisionService:
         self.rules = rules
         self.local_tz = local_tz
         self.refresh_s = refresh_s
-        self._stats: dict[StatsKey, Median] = {}
+        self._stats = Medians()
         self.stats_refreshed_at: datetime | None = None
         self._per_bill = bool(rules.per_bill_rules)
 
@@ -662,9 +662,9 @@ class SupervisionService:
         async with self.db.read() as conn:
             rows = await repository.load_stats(conn)
             current = await repository.read_state(conn)
-        self._stats = {
-            (r.kind, r.key, int(r.hospital_level)): Median(r.median, int(r.samples)) for r in rows
-        }
+        self._stats = Medians(
+            {(r.kind, r.key, int(r.hospital_level)): Median(r.median, int(r.samples)) for r in rows}
+        )
         self.stats_refreshed_at = current.refreshed_at if current is not None else None
 
     async def refresh_stats(self, now: datetime | None = None) -> bool:
