@@ -2,8 +2,9 @@
 
 One run, on this machine, on PostgreSQL:
 
-1. the engine alone (``bench/engine_bench.py``) and a registry CSV import
-   (``bench/registry_import.py``), when those scripts are present;
+1. the engine alone (``bench/engine_bench.py``), a registry CSV import
+   (``bench/registry_import.py``) and fund supervision's cost on a settle, rules on / off,
+   and the audit chain's (``bench/supervision_bench.py``), when those scripts are present;
 2. both services started as in production (``serve``, one worker each, ``ENV=prod`` with
    generated tokens) on fresh databases, a hospital registered, a registry CSV of poor and
    non-poor patients imported;
@@ -327,14 +328,18 @@ def make_visits(rng: random.Random, today: date) -> list[tuple[str, str]]:
 # ----------------------------------------------------------------------------- side benches
 
 
-def run_script(name: str, pattern: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``bench/<name>`` and pick its figure from the output with ``pattern``."""
+def run_script(
+    name: str, pattern: str, args: list[str], env: dict[str, str], *, module: bool = False
+) -> dict[str, Any]:
+    """Run ``bench/<name>`` (as ``python -m bench.<name>`` with ``module``) and pick its
+    figure from the output with ``pattern``."""
     script = BENCH / name
     if not script.exists():
         return {"skipped": f"bench/{name} not present"}
     log(f"running bench/{name}")
+    command = ["-m", f"bench.{script.stem}"] if module else [str(script)]
     result = subprocess.run(
-        [sys.executable, str(script), *args],
+        [sys.executable, *command, *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -562,6 +567,14 @@ class Bench:
             r"([\d,.]+)\s*rows/s",
             [],
             {"REGISTRY_DATABASE_URL": import_db, "MEDAID_BENCH_DATABASE_URL": import_db},
+        )
+        # Fund supervision: service CPU per settle, rules on / off (quiet bills), in process.
+        self.results["supervision"] = run_script(
+            "supervision_bench.py",
+            r"rules quiet\s.*ratio ([\d.]+)",
+            [],
+            {"MEDAID_BENCH_PG": self.dsn},
+            module=True,
         )
 
     def start_services(self, patients: list[Patient]) -> None:
@@ -847,11 +860,11 @@ def summary(results: dict[str, Any]) -> str:
         ("engine, 2023 ladder", "engine_ladder", "bills/s"),
         ("registry import", "registry_import", "rows/s"),
         ("catalogue import (in process)", "catalogue_import", "rows/s"),
+        ("supervision rules on/off CPU", "supervision", "× (goal ≤ 1.10)"),
     ):
         r = results.get(key, {})
-        value = (
-            f"{r['value']:,.0f} {unit}" if "value" in r else r.get("skipped") or r.get("error", "-")
-        )
+        figure = f"{r['value']:,.3f}" if key == "supervision" else f"{r.get('value', 0):,.0f}"
+        value = f"{figure} {unit}" if "value" in r else r.get("skipped") or r.get("error", "-")
         rows.append((label, value))
     output = results.get("catalogue_import", {}).get("output", "")
     match = re.search(r"settle CPU ms: declared ([\d.]+) / catalogue ([\d.]+)", output)

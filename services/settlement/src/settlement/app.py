@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +12,7 @@ from fastapi import FastAPI
 
 from settlement.admin.router import router as admin_router
 from settlement.admissions.router import router as admissions_router
+from settlement.audit.router import router as audit_router
 from settlement.catalogue.router import router as catalogue_router
 from settlement.config import Settings
 from settlement.context import AppContext
@@ -29,6 +32,8 @@ from settlement.registry_client import RegistryClient, default_transport
 from settlement.reports.router import router as reports_router
 from settlement.settlements.router import router as settlements_router
 from settlement.simulation.router import router as simulation_router
+from settlement.supervision.router import router as supervision_router
+from settlement.supervision.rules import RuleSet, default_rules_file, load_rules_file
 from shared.apidocs import install_local_docs
 from shared.errors import (
     install_problem_handlers,
@@ -65,6 +70,11 @@ def load_policies(settings: Settings) -> PolicySet:
     return PolicySet.from_dir(settings.policy_dir or default_policy_dir())
 
 
+def load_supervision_rules(settings: Settings) -> RuleSet:
+    """The supervision rules; an invalid file raises ``RulesError`` (a ``PolicyError``)."""
+    return load_rules_file(settings.supervision_rules or default_rules_file())
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -77,6 +87,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         policies = load_policies(settings)  # a bad policy stops start-up
+        rules = load_supervision_rules(settings)  # so does a bad rules file
         register_secrets(
             settings.admin_token,
             settings.registry_token,
@@ -102,8 +113,20 @@ def create_app(
                     timeout_s=settings.registry_timeout_s,
                     retry_after_s=settings.registry_retry_after_s,
                 )
-                app.state.ctx = AppContext.build(settings, db, registry, policies)
-                yield
+                ctx = AppContext.build(settings, db, registry, policies, rules)
+                app.state.ctx = ctx
+                refresher = (
+                    asyncio.create_task(ctx.supervision.run(), name="supervision-medians")
+                    if settings.supervision_refresh_s > 0
+                    else None
+                )
+                try:
+                    yield
+                finally:
+                    if refresher is not None:
+                        refresher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await refresher
         finally:
             await db.dispose()
 
@@ -152,6 +175,8 @@ def create_app(
         regions_router,
         simulation_router,
         national_router,
+        supervision_router,
+        audit_router,
         admin_router,
     ):
         app.include_router(router)

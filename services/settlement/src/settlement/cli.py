@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
+    from settlement.audit.schemas import VerifyReport
     from settlement.catalogue.service import CatalogueService
     from settlement.regions.schemas import RegionIn, RegionList, RegionsChanged
 
@@ -44,6 +45,8 @@ catalogue_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(catalogue_app, name="catalogue")
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def _settings() -> Settings:
@@ -88,13 +91,18 @@ def serve(
     """Serve the API (one worker; scale out with more processes behind a load balancer).
 
     SIGTERM / Ctrl-C stop accepting connections and let running requests finish."""
-    from settlement.app import create_app, load_policies
+    from settlement.app import create_app, load_policies, load_supervision_rules
     from settlement.engine import PolicyError
+    from settlement.supervision.rules import RulesError
     from shared.observability import serve as serve_app
 
     settings = _settings()
     try:
         load_policies(settings)  # refuse to start on a bad policy file, with a clear message
+        load_supervision_rules(settings)  # and on a bad supervision rules file
+    except RulesError as exc:
+        print(f"supervision rules error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
     except PolicyError as exc:
         print(f"policy error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
@@ -401,6 +409,61 @@ def catalogue_map(
         )
 
     _catalogue_file(file, dry_run, work)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    begin: Annotated[
+        str | None, typer.Option("--from", help="First local date, YYYY-MM-DD (default: all)")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last local date, YYYY-MM-DD (default: all)")
+    ] = None,
+) -> None:
+    """Recompute the audit chain and check every bill and reversal against the record that
+    booked it. Prints what was checked and the first break; exit code 0: everything holds,
+    1: a break was found, 2: bad arguments."""
+    from datetime import date
+
+    from settlement.audit.verify import verify
+    from settlement.database import Database
+
+    settings = _settings()
+    try:
+        first = date.fromisoformat(begin) if begin else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError:
+        print("error: --from and --to are dates written YYYY-MM-DD", file=sys.stderr)
+        raise typer.Exit(2) from None
+    if first is not None and last is not None and last < first:
+        print("error: --to must not be before --from", file=sys.stderr)
+        raise typer.Exit(2)
+    _require_migrated(settings)
+
+    async def run() -> VerifyReport:
+        db = Database.from_url(settings.database_url, pool_size=1)
+        try:
+            return await verify(db, first, last, settings.local_tz)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    period = f"{first or 'the first record'} to {last or 'the last record'}"
+    print(
+        f"audit verify, {period}: {report.records_checked} records in "
+        f"{report.chains_checked} chains, {report.bills_checked} bills and reversals checked"
+    )
+    if report.first_break is None:
+        print("ok: every chain holds and every bill matches its record")
+        return
+    found = report.first_break
+    print(f"BROKEN: {report.break_count} break(s); the first:", file=sys.stderr)
+    print(
+        f"  record {found.record_id} (chain {found.chain}, seq {found.seq}, "
+        f"{found.at.isoformat() if found.at else '-'}): {found.kind}: {found.message}",
+        file=sys.stderr,
+    )
+    raise typer.Exit(1)
 
 
 def main() -> None:

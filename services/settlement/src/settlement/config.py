@@ -32,6 +32,11 @@ class Settings(ServiceSettings):
     registry_token: str | None = None
     policy_dir: Path | None = None
     """Folder of policy files (``*.toml``); default: the sample policies shipped with medaid."""
+    supervision_rules: Path | None = None
+    """The supervision rules file (TOML); default: the sample shipped beside the policies
+    (``settlement/policies/supervision/rules.toml``)."""
+    supervision_refresh_s: float = Field(default=3600.0, ge=0)
+    """How often the outlier rules' medians are recomputed in the background (0: never)."""
     eligibility_ttl_s: float = Field(default=60.0, ge=0)
     registry_timeout_s: float = Field(default=5.0, gt=0)
     registry_retry_after_s: int = Field(default=5, ge=1)

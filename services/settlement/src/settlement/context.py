@@ -21,6 +21,8 @@ from settlement.persons.service import PersonService
 from settlement.registry_client import RegistryClient
 from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.service import SettlementService
+from settlement.supervision.rules import RuleSet
+from settlement.supervision.service import SupervisionService
 
 
 @dataclass
@@ -36,10 +38,16 @@ class AppContext:
     fee_details: FeeDetailService
     national: NationalService
     catalogue: CatalogueService
+    supervision: SupervisionService
 
     @classmethod
     def build(
-        cls, settings: Settings, db: Database, registry: RegistryClient, policies: PolicySet
+        cls,
+        settings: Settings,
+        db: Database,
+        registry: RegistryClient,
+        policies: PolicySet,
+        rules: RuleSet,
     ) -> AppContext:
         """Every service object, each given only what it uses."""
         eligibility = EligibilityService(registry, policies)
@@ -50,7 +58,8 @@ class AppContext:
             else None
         )
         cache = CatalogueCache(db, check_interval_s=settings.catalogue_check_s)
-        settlements = SettlementService(db, eligibility, tz, cache, links)
+        supervision = SupervisionService(db, rules, tz, refresh_s=settings.supervision_refresh_s)
+        settlements = SettlementService(db, eligibility, tz, cache, links, supervision)
         hospitals = HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s)
         admissions = AdmissionService(db, eligibility, settlements.check_admission)
         persons = PersonService(db, eligibility, tz)
@@ -69,6 +78,7 @@ class AppContext:
                 settings, db, eligibility, hospitals, settlements, admissions, persons, fee_details
             ),
             catalogue=CatalogueService(db, cache),
+            supervision=supervision,
         )
 
 

@@ -20,6 +20,7 @@ from settlement.hospitals.repository import HospitalRef
 from settlement.national.service import NationalService
 from settlement.persons.service import PersonService
 from settlement.settlements.service import SettlementService
+from settlement.supervision.service import SupervisionService
 from shared.errors import Forbidden, Unauthorized
 from shared.observability import current_request_id
 from shared.security import secrets_equal
@@ -80,7 +81,12 @@ async def get_catalogue(ctx: ContextDep) -> CatalogueService:
     return ctx.catalogue
 
 
+async def get_supervision(ctx: ContextDep) -> SupervisionService:
+    return ctx.supervision
+
+
 SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
+SupervisionDep = Annotated[SupervisionService, Depends(get_supervision)]
 AdmissionsDep = Annotated[AdmissionService, Depends(get_admissions)]
 PersonsDep = Annotated[PersonService, Depends(get_persons)]
 FeeDetailsDep = Annotated[FeeDetailService, Depends(get_fee_details)]

@@ -7,6 +7,7 @@ from typing import Any
 
 from settlement.receipts.service import AID_CLASS_LABELS, VISIT_TYPE_LABELS
 from settlement.reconciliation.schemas import RESULT_NAMES
+from settlement.supervision.schemas import FLAG_STATUS_LABELS, SEVERITY_LABELS
 
 GROUP_LABELS = {
     "hospital": "医疗机构",
@@ -50,4 +51,6 @@ GLOBALS: dict[str, Any] = {
     "RESULT_NAMES": RESULT_NAMES,
     "AID_CLASS_LABELS": AID_CLASS_LABELS,
     "VISIT_TYPE_LABELS": VISIT_TYPE_LABELS,
+    "SEVERITY_LABELS": SEVERITY_LABELS,
+    "FLAG_STATUS_LABELS": FLAG_STATUS_LABELS,
 }

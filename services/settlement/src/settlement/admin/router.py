@@ -13,20 +13,22 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from settlement.admin import labels, repository, service
-from settlement.deps import ContextDep
+from settlement.deps import ContextDep, RequestIdDep
 from settlement.receipts.service import render_receipt
 from settlement.reports.schemas import GROUP_BYS
 from settlement.reports.service import fund_report, report_csv
 from settlement.settlements.service import local_today
-from shared.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
+from settlement.supervision.schemas import ReviewIn
+from shared.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import signed_money_str
 from shared.security import bearer_token, secrets_equal
@@ -60,8 +62,22 @@ def _templates() -> Environment:
     )
     env.filters["money"] = lambda v: signed_money_str(v if isinstance(v, Decimal) else Decimal(v))
     env.filters["mask"] = mask_id_number
+    env.filters["percent"] = _percent
     env.globals.update(labels.GLOBALS)
     return env
+
+
+def _percent(share: str | None) -> str:
+    """A share written ``0.2500`` as ``25.00%`` (``-`` when there is none)."""
+    return "-" if share is None else f"{Decimal(share) * 100:.2f}%"
+
+
+REVIEW_NOTES = {
+    "missing": "审核人和审核意见都要填写，审核状态须为审核无误或审核追回。",
+    "done": "该提示已经审核过，审核结果不能更改。",
+    "unknown": "没有这条提示。",
+}
+"""What the page says when a review form could not be recorded (``?review_error=``)."""
 
 
 def _html(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -175,12 +191,18 @@ async def admin_page(
     begin: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
     q: str = "",
+    reviewed: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    review_error: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     if not _signed_in(request, ctx.settings.admin_token):
         return _to_login()
     first, last, note = _period(ctx, begin, end)
     query = q.strip()[: repository.MAX_QUERY]
     data = await service.dashboard(ctx.db, first, last, query)
+    panel = await ctx.supervision.panel(first, last)
+    review_note = REVIEW_NOTES.get(review_error or "") or (
+        f"提示 {reviewed} 已审核。" if reviewed is not None else None
+    )
     tz = ctx.settings.local_tz
 
     def local_time(moment: datetime) -> str:
@@ -189,6 +211,10 @@ async def admin_page(
     return _html(
         "dashboard.html",
         d=data,
+        s=panel,
+        rule_titles={r.code: r.title for r in panel.rules},
+        review_note=review_note,
+        review_error=review_error in REVIEW_NOTES,
         note=note,
         local_time=local_time,
         now=local_time(datetime.now(UTC)),
@@ -255,6 +281,74 @@ async def admin_report_csv(
     filename = quote(f"funds-{group_by}-{first.isoformat()}-{last.isoformat()}.csv")
     return Response(
         report_csv(report).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/supervision/flags/{flag_id}/review")
+async def admin_review_flag(
+    flag_id: str, request: Request, ctx: ContextDep, request_id: RequestIdDep
+) -> Response:
+    """The review form of an open flag (审核无误 / 审核追回 with who and a note): recorded like
+    ``POST /v1/supervision/flags/{id}/review``, then back to the page's supervision
+    section. The cookie is SameSite=Strict, so another site cannot post this form."""
+    if not _signed_in(request, ctx.settings.admin_token):
+        return _to_login()
+    body = await _read_form(request)
+    try:
+        form = parse_qs(body.decode("utf-8"), max_num_fields=10)
+    except (UnicodeDecodeError, ValueError):
+        form = {}
+
+    def value(name: str) -> str:
+        return (form.get(name) or [""])[0]
+
+    back = {"from": value("from")[:10], "to": value("to")[:10]}
+    outcome: dict[str, str] = {}
+    try:
+        number = int(flag_id) if flag_id.isascii() and flag_id.isdigit() else 0
+        if not 1 <= number <= 2**62:
+            raise NotFound(flag_id[:20])
+        review = ReviewIn.model_validate(
+            {"status": value("status"), "reviewer": value("reviewer"), "note": value("note")}
+        )
+        await ctx.supervision.review(number, review, actor="admin", request_id=request_id)
+        outcome = {"reviewed": str(number)}
+    except ValidationError:
+        outcome = {"review_error": "missing"}
+    except Conflict:
+        outcome = {"review_error": "done"}
+    except NotFound:
+        outcome = {"review_error": "unknown"}
+    query = urlencode({k: v for k, v in {**back, **outcome}.items() if v})
+    return RedirectResponse(
+        f"/admin?{query}#supervision", status_code=303, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get("/supervision/flags.csv")
+async def admin_flags_csv(
+    request: Request,
+    ctx: ContextDep,
+    begin: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
+    """Every flag of the period as CSV (same as ``/v1/supervision/flags`` with ``Accept:
+    text/csv``)."""
+    if not _signed_in(request, ctx.settings.admin_token):
+        return _to_login()
+    try:
+        first, last = date.fromisoformat(begin or ""), date.fromisoformat(end or "")
+    except ValueError:
+        raise Unprocessable.field("query.from", "dates are written YYYY-MM-DD") from None
+    text = await ctx.supervision.flags_csv(first, last)
+    filename = quote(f"flags-{first.isoformat()}-{last.isoformat()}.csv")
+    return Response(
+        text.encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

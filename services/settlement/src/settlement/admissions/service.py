@@ -120,6 +120,7 @@ class AdmissionService:
                         "categories": categories,
                         "deposit_free": values["deposit_free"],
                     },
+                    person=req.patient.id_number,
                 )
             row = await repository.get(conn, hospital.id, req.visit.visit_id)
         assert row is not None

@@ -58,6 +58,7 @@ async def create_grant(
                     "amount": data.amount,
                     "reference": data.reference,
                 },
+                person=data.id_number,
             )
     except IntegrityError:
         raise conflict from None

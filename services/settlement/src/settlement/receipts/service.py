@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from settlement.engine import item_amount, vocabulary
 from settlement.settlements.service import StoredBill
+from settlement.supervision.schemas import FLAG_STATUS_LABELS
 from shared.money import ZERO, money_str, signed_money_str
 
 AID_CLASS_LABELS = vocabulary.AID_CLASS_LABELS
@@ -117,6 +118,7 @@ def render_receipt(stored: StoredBill, local_tz: timezone) -> str:
         level_label=LEVEL_LABELS.get(hospital.level, str(hospital.level)),
         item_category_labels=vocabulary.ITEM_CATEGORY_LABELS,
         diagnoses=bill.diagnoses_detail,
+        flag_status_labels=FLAG_STATUS_LABELS,
     )
 
 

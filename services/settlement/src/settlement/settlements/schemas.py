@@ -33,6 +33,7 @@ from settlement.schemas import (
     VisitId,
     _no_control,
 )
+from settlement.supervision.schemas import BillFlagOut
 from shared.money import Money, decimal_parser, parse_money
 from shared.timestamps import Timestamp
 
@@ -486,6 +487,7 @@ _EXAMPLE_BILL: dict[str, Any] = {
     "diagnoses_detail": [{"code": "J18.900", "name": "肺炎"}],
     "receipt_url": "https://medaid.example.org/v1/receipts/S20260312083015123456a1b2c3"
     "?token=1773361815.Vb1Jq0Zb2c9VQm3hH0zq8e8o3sGzq2bA9rOqgBfC3Lk",
+    "flags": [],
 }
 
 
@@ -565,6 +567,11 @@ class BillOut(BaseModel):
         "preview has none.",
     )
     lines: list[FeeLineOut] | None = None
+    flags: list[BillFlagOut] = Field(
+        default_factory=list,
+        description="Supervision rules that fired on the bill (智能审核提示); the bill is "
+        "settled all the same. Only the bill's own hospital (and administrators) see them.",
+    )
 
 
 class BillPage(BaseModel):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from settlement.accumulators import repository as accumulators
 from settlement.audit.repository import append_row, audit_row
@@ -53,6 +53,9 @@ from shared.idnumber import age_on, mask_id_number
 from shared.money import ZERO
 from shared.observability import record_revoke, record_settlement
 
+if TYPE_CHECKING:
+    from settlement.supervision.service import SupervisionService
+
 
 @dataclass(frozen=True, slots=True)
 class SettleResult:
@@ -77,6 +80,7 @@ class _Computed:
     items: list[FeeItemIn]
     bill: Bill
     lines: str  # the stored lines, JSON (settlements.lines.line_records)
+    stay: Stay
 
 
 class _Duplicate(Exception):
@@ -235,6 +239,7 @@ class SettlementService:
         local_tz: timezone,
         catalogue: CatalogueCache | None = None,
         receipt_links: ReceiptLinks | None = None,
+        supervision: SupervisionService | None = None,
     ) -> None:
         self.db = db
         self.eligibility = eligibility
@@ -242,6 +247,7 @@ class SettlementService:
         self.catalogue = catalogue or CatalogueCache(db)
         self.receipt_links = receipt_links
         """Signs each answer's ``receipt_url`` (``None``: answers carry none)."""
+        self.supervision = supervision
 
     # ------------------------------------------------------------------ pre-settle, settle
 
@@ -317,7 +323,7 @@ class SettlementService:
         # A stay settled in parts computes every line so far; this bill's are the last ones.
         splits = bill.lines[len(bill.lines) - len(items) :]
         lines = dump_records(line_records(classified, splits, policy.b_self_pay_ratio))
-        return _Computed(inputs, elig, items, bill, lines)
+        return _Computed(inputs, elig, items, bill, lines, stay)
 
     async def settle(
         self,
@@ -430,6 +436,14 @@ class SettlementService:
             if uses:
                 await grants.draw(conn, setl_id, uses)
             values["items"] = computed.lines
+            # Supervision rules on the bill just written: flags, or a 422 (rolled back).
+            flags = (
+                await self.supervision.on_settle(
+                    conn, hospital, req, computed.items, computed.stay, values
+                )
+                if self.supervision is not None
+                else []
+            )
             await append_row(
                 conn,
                 audit_row(
@@ -442,14 +456,17 @@ class SettlementService:
                         "idempotency_key": idempotency_key,
                         "aid_class": bill.aid_class,
                         "policy_version": bill.policy_version,
-                        "medfee_sumamt": bill.medfee_sumamt,
-                        "fund_pay_sumamt": bill.fund_pay_sumamt,
-                        "psn_cash_pay": bill.psn_cash_pay,
+                        **bill.as_setlinfo(),
+                        "funds": [[d.fund_pay_type, d.fund_payamt] for d in bill.setldetail],
                         "grants": [[gid, taken] for gid, taken in uses],
+                        "flags": [f["rule"] for f in flags],
                     },
+                    person=req.patient.id_number,
                 ),
             )
-        return bill_out(values, bill.setldetail, hospital.code, links=self.receipt_links)
+        answer = bill_out(values, bill.setldetail, hospital.code, links=self.receipt_links)
+        answer.flags = flags
+        return answer
 
     async def _uploaded(
         self, conn: Conn, hospital: HospitalRef, req: SettleRequest
@@ -550,6 +567,10 @@ class SettlementService:
         answer = bill_out(
             row, funds[row.setl_id], hospital.code, reversal, links=self.receipt_links
         )
+        if self.supervision is not None:
+            answer.flags = (await self.supervision.bill_flags(conn, [row.setl_id])).get(
+                row.setl_id, []
+            )
         return StoredBill(answer, row.items, hospital)
 
     async def stored(self, hospital: HospitalRef, setl_id: str) -> StoredBill:
@@ -604,6 +625,11 @@ class SettlementService:
             reversals = await repository.reversals_of(
                 conn, [r.setl_id for r in rows if r.status == REVOKED]
             )
+            flags = (
+                await self.supervision.bill_flags(conn, [r.setl_id for r in rows])
+                if self.supervision is not None
+                else {}
+            )
         items = [
             bill_out(
                 r,
@@ -614,6 +640,8 @@ class SettlementService:
             )
             for r in rows
         ]
+        for item in items:
+            item.flags = flags.get(cast(str, item.setl_id), [])
         return items, (rows[-1].setl_id if more and rows else None)
 
     # ------------------------------------------------------------------ revoke
@@ -697,6 +725,7 @@ class SettlementService:
                     "fund_pay_sumamt": ZERO - row.fund_pay_sumamt,
                     "psn_cash_pay": ZERO - row.psn_cash_pay,
                 },
+                person=row.id_number,
             ),
         )
 
