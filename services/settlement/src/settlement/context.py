@@ -63,7 +63,7 @@ class AppContext:
         hospitals = HospitalAuth(db, ttl_s=settings.hospital_cache_ttl_s)
         admissions = AdmissionService(db, eligibility, settlements.check_admission)
         persons = PersonService(db, eligibility, tz)
-        fee_details = FeeDetailService(db)
+        fee_details = FeeDetailService(db, cache, eligibility, tz)
         return cls(
             settings=settings,
             db=db,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from settlement.catalogue.cache import CatalogueCache
 from settlement.database import Database, utcnow
-from settlement.engine import item_amount
+from settlement.eligibility import EligibilityService
+from settlement.engine import BillInputError, item_amount
+from settlement.engine.scope import scope_items
 from settlement.fee_details import repository
 from settlement.fee_details.schemas import (
     MAX_OPEN_LINES,
@@ -18,6 +22,7 @@ from settlement.fee_details.schemas import (
     FeeDetailUpload,
 )
 from settlement.hospitals.repository import HospitalRef
+from settlement.settlements.lines import classify, dump_records, line_outs, line_records
 from shared.errors import Conflict, Unprocessable
 
 
@@ -29,14 +34,29 @@ def _line(serial: str, item_json: str, amount: Decimal, setl_id: str | None) -> 
 
 
 class FeeDetailService:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self,
+        db: Database,
+        catalogue: CatalogueCache,
+        eligibility: EligibilityService,
+        local_tz: timezone,
+    ) -> None:
         self.db = db
+        self.catalogue = catalogue
+        """The per-process catalogue the settle classifies with (``SettlementService``'s)."""
+        self.eligibility = eligibility
+        self.local_tz = local_tz
 
     async def upload(
         self, hospital: HospitalRef, visit_id: str, batch: FeeDetailUpload
     ) -> FeeDetailsOut:
-        """Add a batch (all or nothing). A serial the visit already has is a 409 naming it;
-        more than ``MAX_OPEN_LINES`` open lines a 422."""
+        """Add a batch (all or nothing) and answer each line classified and split as a bill's
+        ``lines`` (:func:`settlement.settlements.lines.classify`, the engine's ``scope_items``)
+        on today's date in the deployment's local time zone; the settle classifies again on
+        the bill date. A serial the visit already has is a 409 naming it; more than
+        ``MAX_OPEN_LINES`` open lines, a sent ``amount`` other than ``unit_price × quantity``
+        or no policy in force today a 422 naming the field."""
+        results = await self._results(hospital, batch)
         async with self.db.write() as conn:
             seq = await repository.next_seq(conn, hospital.id, visit_id)
             rows: list[dict[str, Any]] = []
@@ -57,7 +77,7 @@ class FeeDetailService:
                         "setl_id": None,
                     }
                 )
-                lines.append(_line(serial, item, amount, None))
+                lines.append(_line(serial, item, amount, None).model_copy(update=results[offset]))
             serials = [str(r["feedetl_sn"]) for r in rows]
             repeated = sorted({s for s in serials if serials.count(s) > 1})
             known = await repository.existing_serials(conn, hospital.id, visit_id, serials)
@@ -73,6 +93,21 @@ class FeeDetailService:
                 )
             await repository.insert_lines(conn, rows)
         return FeeDetailsOut(visit_id=visit_id, lines=lines, open_lines=open_lines)
+
+    async def _results(self, hospital: HospitalRef, batch: FeeDetailUpload) -> list[dict[str, Any]]:
+        """Each line's classification and split (the fields of ``FeeLineOut`` beyond the
+        line's own), as the settle computes them, on today's date."""
+        today = datetime.now(self.local_tz).date()
+        policy = self.eligibility.policy_for(today, "items")
+        view = await self.catalogue.view(hospital.id)
+        classified = classify(view, batch.items, today)
+        try:
+            splits = scope_items(classified.items, policy.b_self_pay_ratio).lines
+        except BillInputError as exc:
+            raise Unprocessable.field(exc.field, exc.message) from None
+        records = line_records(classified, splits, policy.b_self_pay_ratio)
+        outs = line_outs(dump_records(records)) or []
+        return [out.model_dump(exclude=_OWN) for out in outs]
 
     async def withdraw(
         self, hospital: HospitalRef, visit_id: str, serials: Sequence[str] | None
@@ -94,6 +129,9 @@ class FeeDetailService:
             lines=lines,
             open_lines=sum(1 for line in lines if line.setl_id is None),
         )
+
+
+_OWN = {"code", "name", "det_item_fee_sumamt"}
 
 
 def _amount(line: FeeDetailIn) -> Decimal:

@@ -500,6 +500,8 @@ class Handlers:
         upload stores them (all or nothing; a serial already uploaded is refused)."""
         expected: VisitType = "outpatient" if call.envelope.infno == "2204" else "inpatient"
         body = parse(InUpload, call.envelope.input)
+        # With a catalogue loaded it decides each line's level: chrgitm_lv may be left out.
+        catalogue = (await self.settlements.catalogue.view(call.hospital.id)).loaded
         lines: list[FeeLine] = []
         for index, raw in enumerate(body.feedetail):
             try:
@@ -507,11 +509,11 @@ class Handlers:
             except ValidationError as exc:
                 raise from_validation(exc, prefix=f"feedetail[{index}].") from None
             level = raw.get("chrgitm_lv")
-            if level is None or blank(level):
+            if (level is None or blank(level)) and not catalogue:
                 raise NationalError.field(
                     f"feedetail[{index}].chrgitm_lv", "必填（01甲类、02乙类、03丙类）"
                 )
-            if str(level) not in mapping.CHRGITM_LV:
+            if not (level is None or blank(level)) and str(level) not in mapping.CHRGITM_LV:
                 raise NationalError.field(f"feedetail[{index}].chrgitm_lv", "须为01、02或03")
             if lines and line.mdtrt_id != lines[0].mdtrt_id:
                 raise NationalError.field(

@@ -221,9 +221,11 @@ def fee_line(line: Mapping[str, Any]) -> dict[str, Any]:
     """A national fee line (2204 / 2301 ``feedetail``) as a native ``FeeDetailIn`` body.
     Values are passed as sent: the native model validates them (its errors come back under
     the national names through :func:`national_field`). ``chrgitm_lv`` is the hospital's
-    declaration of the line's level until the insurer's catalogue decides it."""
+    declaration of the line's level until the insurer's catalogue decides it; with a
+    catalogue loaded a line may leave it out (declared as 03 丙类: the catalogue's entry
+    decides, and a code without one is 丙类 ``unlisted`` at settle as at upload)."""
     line = {key: value for key, value in line.items() if not blank(value)}
-    level = line.get("chrgitm_lv")
+    level = line.get("chrgitm_lv", "03")
     code = line.get("med_list_codg") or line.get("medins_list_codg")
     name = line.get("med_list_name") or line.get("medins_list_name") or code
     item: dict[str, Any] = {
@@ -380,25 +382,30 @@ def reversal_setlinfo(info: Mapping[str, Any], bill: BillOut, tz: timezone) -> d
     return out
 
 
+def _number(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
 def line_result(line: FeeDetailLine, sent: Mapping[str, Any]) -> dict[str, Any]:
-    """One line of an upload's ``result``: what the native answer says of the line, and the
-    values it was uploaded with. Parts the native answer does not carry per line
-    (``fulamt_ownpay_amt``, ``overlmt_amt``, ``preselfpay_amt``, ``inscp_scp_amt``) are
-    null; the bill splits them when it is settled."""
-    category = sent.get("category")
+    """One line of an upload's ``result``: the native answer's classification and split of
+    the line (``chrgitm_lv``, ``selfpay_prop``, ``pric_uplmt_amt``, ``fulamt_ownpay_amt``,
+    ``overlmt_amt``, ``preselfpay_amt``, ``inscp_scp_amt``, classified on the upload's date;
+    the settle classifies again on the bill date), the national code the catalogue found
+    (else the code sent), ``memo`` the line's name, and the count and price it was uploaded
+    with."""
     return {
         "feedetl_sn": line.feedetl_sn,
         "det_item_fee_sumamt": line.amount,
         "cnt": sent.get("quantity"),
         "pric": sent.get("unit_price"),
-        "pric_uplmt_amt": sent.get("price_cap"),
-        "selfpay_prop": sent.get("self_pay_ratio"),
-        "fulamt_ownpay_amt": None,
-        "overlmt_amt": None,
-        "preselfpay_amt": None,
-        "inscp_scp_amt": None,
-        "chrgitm_lv": CATEGORY_CHRGITM_LV.get(str(category)) if category else None,
-        "med_list_codg": line.code,
+        "pric_uplmt_amt": _number(line.pric_uplmt_amt),
+        "selfpay_prop": _number(line.selfpay_prop),
+        "fulamt_ownpay_amt": _number(line.fulamt_ownpay_amt),
+        "overlmt_amt": _number(line.overlmt_amt),
+        "preselfpay_amt": _number(line.preselfpay_amt),
+        "inscp_scp_amt": _number(line.inscp_scp_amt),
+        "chrgitm_lv": line.chrgitm_lv,
+        "med_list_codg": line.med_list_codg or line.code,
         "memo": line.name,
     }
 
