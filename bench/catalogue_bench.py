@@ -166,6 +166,7 @@ class App:
             registry_token=secrets.token_urlsafe(24),
             eligibility_ttl_s=0,
             log_level="WARNING",
+            receipt_secret="bench-receipt-secret-0123456789",
         )
         self.app = create_app(self.settings, registry_transport=httpx.MockTransport(_registry))
 

@@ -863,7 +863,8 @@ def summary(results: dict[str, Any]) -> str:
         ("supervision rules on/off CPU", "supervision", "× (goal ≤ 1.10)"),
     ):
         r = results.get(key, {})
-        figure = f"{r['value']:,.3f}" if key == "supervision" else f"{r.get('value', 0):,.0f}"
+        number = r.get("value", 0)
+        figure = f"{number:,.3f}" if key == "supervision" else f"{number:,.0f}"
         value = f"{figure} {unit}" if "value" in r else r.get("skipped") or r.get("error", "-")
         rows.append((label, value))
     output = results.get("catalogue_import", {}).get("output", "")

@@ -149,6 +149,7 @@ class App:
             supervision_rules=rules,
             supervision_refresh_s=0,
             log_level="WARNING",
+            receipt_secret="bench-receipt-secret-0123456789",
         )
         self.app = create_app(settings, registry_transport=registry_transport())
         self.call = Caller(self.app)
