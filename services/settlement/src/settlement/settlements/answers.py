@@ -113,5 +113,8 @@ def bill_out(
         refd_setl_flag=0,
         reversal=reversal_out(reversal) if reversal is not None else None,
         lines=line_outs(items),
+        # Given, not defaulted: model_construct would inspect the default factory's signature
+        # on every answer (a measurable share of a settle's CPU).
+        flags=[],
         **amounts,
     )
