@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 
 from settlement.accumulators.models import Accumulator
+from settlement.bills.models import BillFundRow, BillRow
 from settlement.database import load_totals, table_of
-from settlement.settlements.models import BillFundRow, BillRow
 from shared.db import Database
 
 bills = table_of(BillRow)

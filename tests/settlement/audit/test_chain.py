@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from settlement.audit.chain import GENESIS, SYSTEM_CHAIN, person_chain
 from settlement.audit.repository import audit_log
 from settlement.audit.verify import _Breaks, _check_chains
+from settlement.bills.repository import bills
 from settlement.cli import MIGRATIONS
 from settlement.cli import app as cli
-from settlement.settlements.repository import bills
 from tests.settlement.conftest import (
     ADMIN_TOKEN,
     BACKENDS,

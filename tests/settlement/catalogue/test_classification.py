@@ -462,7 +462,7 @@ async def test_a_bill_stored_before_per_line_results_answers_without_lines(
 ) -> None:
     from sqlalchemy import update
 
-    from settlement.settlements.repository import bills
+    from settlement.bills.repository import bills
 
     hospital = await cat_svc.hospital(level=2)
     person = cat_svc.registry.add(make_id_number())

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, select, update
 
+from settlement.bills.models import BillRow
 from settlement.hospitals.repository import by_code_with_key_hash
 from settlement.national.models import NationalMessage
 from settlement.national.schemas import Envelope
 from settlement.national.service import fingerprint
-from settlement.settlements.models import BillRow
 from tests.settlement.conftest import Service, make_id_number
 from tests.settlement.national.conftest import body_of, envelope, feedetail, his_of, new_msgid
 from tests.settlement.national.test_outpatient import OUTPATIENT_LINES

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from settlement.bills.models import BillFundRow, BillRow
 from settlement.database import Database, table_of
 from settlement.hospitals.models import Hospital as HospitalRow
-from settlement.settlements.models import BillFundRow, BillRow
 
 bills = table_of(BillRow)
 bill_funds = table_of(BillFundRow)

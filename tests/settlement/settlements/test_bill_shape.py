@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from settlement.bills.models import FUND_FIELDS, BillFundRow, BillRow
 from settlement.engine import SETLINFO_FIELDS, Bill, FundDetail
 from settlement.reports.models import REPORT_COLUMNS
 from settlement.reports.schemas import BILL_AMOUNTS
-from settlement.settlements.models import FUND_FIELDS, BillFundRow, BillRow
 from settlement.settlements.schemas import BillOut, FundRowOut
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from settlement.bills.models import BillFundRow, BillRow
 from settlement.database import table_of
-from settlement.settlements.models import BillFundRow, BillRow
 from tests.settlement.conftest import (
     Service,
     bill_body,

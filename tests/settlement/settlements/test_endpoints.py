@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from settlement.audit.models import AuditRecord
+from settlement.bills.models import BillRow
 from settlement.database import table_of
-from settlement.settlements.models import BillRow
 from tests.settlement.conftest import (
     Service,
     bill_body,

@@ -3,6 +3,8 @@
 from settlement.accumulators.models import Accumulator
 from settlement.admissions.models import Admission
 from settlement.audit.models import AuditRecord
+from settlement.bills.fee_detail_models import FeeDetailRow
+from settlement.bills.models import BillFundRow, BillRow
 from settlement.catalogue.models import (
     CatalogueEntry,
     CatalogueImport,
@@ -10,14 +12,12 @@ from settlement.catalogue.models import (
     CatalogueVersion,
 )
 from settlement.database import metadata
-from settlement.fee_details.models import FeeDetailRow
 from settlement.grants.models import Grant, GrantUse
 from settlement.hospitals.models import Hospital
 from settlement.national.models import NationalMessage, NationalPerson, NationalVisit
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
 from settlement.regions.models import Region
 from settlement.reports.models import bills_status_date
-from settlement.settlements.models import BillFundRow, BillRow
 
 __all__ = [
     "Accumulator",

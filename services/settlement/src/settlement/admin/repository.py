@@ -9,9 +9,9 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, or_, select
 
+from settlement.bills.models import BillRow
 from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
-from settlement.settlements.models import BillRow
 
 bills = table_of(BillRow)
 hospitals = table_of(Hospital)

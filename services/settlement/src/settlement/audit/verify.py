@@ -29,9 +29,9 @@ from settlement.audit import repository
 from settlement.audit.chain import Break, ChainChecker
 from settlement.audit.repository import audit_log
 from settlement.audit.schemas import BreakOut, VerifyReport
+from settlement.bills.repository import bills, funds_of
 from settlement.database import AnyRow, Conn, Database
 from settlement.engine import SETLINFO_FIELDS
-from settlement.settlements.repository import bills, funds_of
 
 MAX_LISTED = 20
 BATCH = 1000

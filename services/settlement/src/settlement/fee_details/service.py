@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from settlement.bills import fee_details as repository
 from settlement.catalogue.cache import CatalogueCache
 from settlement.database import Database, utcnow
 from settlement.eligibility import EligibilityService
 from settlement.engine import BillInputError, item_amount
 from settlement.engine.scope import scope_items
-from settlement.fee_details import repository
 from settlement.fee_details.schemas import (
     MAX_OPEN_LINES,
     FeeDetailIn,

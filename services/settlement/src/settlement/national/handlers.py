@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from settlement.admissions import repository as admissions_repository
 from settlement.admissions.schemas import AdmissionRequest
 from settlement.admissions.service import AdmissionService
+from settlement.bills import repository as bills_repository
 from settlement.database import Database, utcnow
 from settlement.eligibility import EligibilityService
 from settlement.engine.vocabulary import AID_CLASS_LABELS, VISIT_TYPE_LABELS
@@ -64,7 +65,6 @@ from settlement.reconciliation.schemas import (
     check_period,
 )
 from settlement.reconciliation.service import reconcile_detail, reconcile_summary
-from settlement.settlements import repository as bills_repository
 from settlement.settlements.schemas import MAX_DIAGNOSES, BillOut, Diagnosis, SettleRequest
 from settlement.settlements.service import SettlementService
 from shared.errors import Problem

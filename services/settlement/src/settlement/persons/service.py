@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, cast
 
+from settlement.bills import repository as bills
 from settlement.database import Database
 from settlement.eligibility import EligibilityService
 from settlement.engine import remaining_limits, to_be_absorbed
@@ -14,7 +15,6 @@ from settlement.hospitals.repository import HospitalRef
 from settlement.inputs import person_year
 from settlement.persons.schemas import AccumulatorsOut
 from settlement.schemas import limits_out
-from settlement.settlements import repository as bills
 from shared.errors import Forbidden, Unprocessable
 from shared.idnumber import mask_id_number
 from shared.money import money_str

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, insert, select
 
+from settlement.bills.models import REVOKED, SETTLED, BillRow
 from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
 from settlement.hospitals.repository import HospitalRef
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
-from settlement.settlements.models import REVOKED, SETTLED, BillRow
 
 bills = table_of(BillRow)
 hospitals = table_of(Hospital)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Index
 
+from settlement.bills.models import BillRow
 from settlement.database import table_of
 from settlement.reports.schemas import BILL_AMOUNTS
-from settlement.settlements.models import BillRow
 
 _bills = table_of(BillRow)
 

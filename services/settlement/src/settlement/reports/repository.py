@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, text
 
+from settlement.bills.models import REVOKED, SETTLED, BillFundRow, BillRow
 from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.models import Hospital
 from settlement.reports.schemas import BILL_AMOUNTS
-from settlement.settlements.models import REVOKED, SETTLED, BillFundRow, BillRow
 
 bills = table_of(BillRow)
 bill_funds = table_of(BillFundRow)

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from settlement.bills.models import FUND_FIELDS
 from settlement.engine import SETLINFO_FIELDS
 from settlement.schemas import PatientOut
 from settlement.settlements.lines import line_outs
-from settlement.settlements.models import FUND_FIELDS
 from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.schemas import BillOut, DiagnosisOut, FundRowOut, ReversalOut
 from shared.idnumber import mask_id_number

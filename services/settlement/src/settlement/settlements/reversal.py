@@ -20,9 +20,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from settlement.bills.models import FUND_FIELDS, REVERSAL_FLAG, REVOKED
 from settlement.database import dump_json
 from settlement.engine import SETLINFO_FIELDS
-from settlement.settlements.models import FUND_FIELDS, REVERSAL_FLAG, REVOKED
 from shared.money import ZERO
 
 REVERSAL_STEP = "reversal"

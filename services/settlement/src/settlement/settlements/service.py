@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from settlement.accumulators import repository as accumulators
 from settlement.audit.repository import append_row, audit_row
+from settlement.bills import fee_details, repository
+from settlement.bills.models import REVOKED, SETTLED
 from settlement.catalogue.cache import CatalogueCache, CatalogueView
 from settlement.database import AnyRow, Conn, Database, dump_json, load_totals, utcnow
 from settlement.eligibility import EligibilityService, RegistryAnswer, UsedEligibility
@@ -35,16 +37,13 @@ from settlement.engine import (
     compute,
 )
 from settlement.engine.parts import EarlierPart, earlier_deltas, remaining_part
-from settlement.fee_details import repository as fee_details
 from settlement.grants import repository as grants
 from settlement.hospitals.repository import HospitalRef
 from settlement.hospitals.repository import by_id as hospital_by_id
 from settlement.inputs import PersonYear, person_year
 from settlement.registry_client import RegistryUnavailable
-from settlement.settlements import repository
 from settlement.settlements.answers import bill_out
 from settlement.settlements.lines import classify, dump_records, line_records, stored_items
-from settlement.settlements.models import REVOKED, SETTLED
 from settlement.settlements.receipt_links import ReceiptLinks
 from settlement.settlements.reversal import new_reversal_id, reversal_funds, reversal_row
 from settlement.settlements.schemas import BillOut, FeeItemIn, SettleRequest, check_total

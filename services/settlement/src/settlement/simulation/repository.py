@@ -8,9 +8,9 @@ from datetime import date
 
 from sqlalchemy import and_, exists, select
 
+from settlement.bills.models import BillRow
 from settlement.database import AnyRow, Conn, table_of
 from settlement.reports.repository import BOOKED
-from settlement.settlements.models import BillRow
 
 bills = table_of(BillRow)
 BATCH = 2000

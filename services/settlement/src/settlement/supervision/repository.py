@@ -25,10 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from settlement.bills.models import REVOKED, SETTLED
+from settlement.bills.repository import bills
 from settlement.database import AnyRow, Conn, table_of
 from settlement.hospitals.repository import hospitals
-from settlement.settlements.models import REVOKED, SETTLED
-from settlement.settlements.repository import bills
 from settlement.supervision.models import OPEN, FlagRow, ItemSampleRow, StateRow, StatsRow
 
 flags = table_of(FlagRow)

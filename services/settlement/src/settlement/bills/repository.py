@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Boolean, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from settlement.bills.models import FUND_FIELDS, REVOKED, SETTLED, BillFundRow, BillRow
 from settlement.database import AnyRow, Conn, table_of
-from settlement.settlements.models import FUND_FIELDS, REVOKED, SETTLED, BillFundRow, BillRow
 
 bills = table_of(BillRow)
 bill_funds = table_of(BillFundRow)

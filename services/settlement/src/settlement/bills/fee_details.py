@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
+from settlement.bills.fee_detail_models import FeeDetailRow
 from settlement.database import AnyRow, Conn, table_of
-from settlement.fee_details.models import FeeDetailRow
 
 fee_details = table_of(FeeDetailRow)
 
