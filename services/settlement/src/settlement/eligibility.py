@@ -10,14 +10,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol
 
 from settlement.engine import NoPolicyInForce, Policy, PolicySet
-from settlement.inputs import AdmissionFacts
 from settlement.registry_client import Eligibility as RegistryEligibility
 from settlement.registry_client import RegistryClient, RegistryUnavailable
 from shared.errors import Conflict, Unprocessable
 from shared.idnumber import mask_id_number
+
+
+class AdmissionFacts(Protocol):
+    """The eligibility an admission record holds for its visit (``inputs.AdmissionFacts``)."""
+
+    @property
+    def id_number(self) -> str: ...
+    @property
+    def categories(self) -> str: ...  # JSON list
+    @property
+    def registered(self) -> bool: ...
+    @property
+    def eligibility_on(self) -> date: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from settlement.database import AnyRow, Database
-from settlement.receipts.service import AID_CLASS_LABELS
+from settlement.engine.vocabulary import AID_CLASS_LABELS
 from settlement.regions import repository as regions_repository
 from settlement.reports import repository
 from settlement.reports.schemas import (
