@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from settlement.admin.router import router as admin_router
 from settlement.admissions.router import router as admissions_router
 from settlement.audit.router import router as audit_router
+from settlement.bills import partitions
 from settlement.catalogue.router import router as catalogue_router
 from settlement.config import Settings
 from settlement.context import AppContext
@@ -115,18 +116,21 @@ def create_app(
                 )
                 ctx = AppContext.build(settings, db, registry, policies, rules)
                 app.state.ctx = ctx
-                refresher = (
-                    asyncio.create_task(ctx.supervision.run(), name="supervision-medians")
-                    if settings.supervision_refresh_s > 0
-                    else None
-                )
+                tasks = [] if db.sqlite else [
+                    # The coming months' bills partitions, now and every few hours.
+                    asyncio.create_task(partitions.keep(db, settings.local_tz), name="partitions")
+                ]
+                if settings.supervision_refresh_s > 0:
+                    tasks.append(
+                        asyncio.create_task(ctx.supervision.run(), name="supervision-medians")
+                    )
                 try:
                     yield
                 finally:
-                    if refresher is not None:
-                        refresher.cancel()
+                    for task in tasks:
+                        task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
-                            await refresher
+                            await task
         finally:
             await db.dispose()
 

@@ -74,12 +74,40 @@ def _require_migrated(settings: Settings, *, unreachable_ok: bool = False) -> No
 
 
 @app.command()
-def migrate() -> None:
-    """Upgrade the database to the latest schema (Alembic)."""
+def migrate(
+    months_ahead: Annotated[
+        int,
+        typer.Option(
+            "--months-ahead",
+            min=0,
+            max=120,
+            help="PostgreSQL: create the bills partitions through this many months past the "
+            "current one",
+        ),
+    ] = 3,
+) -> None:
+    """Upgrade the database to the latest schema (Alembic); on PostgreSQL, create the bills
+    partitions of the current month and the next ``--months-ahead`` (and move any rows of
+    theirs out of the DEFAULT partition)."""
+    from datetime import datetime
+
+    from settlement.bills.partitions import ensure_months
+    from settlement.database import Database
     from shared.db import run_migrations
 
     settings = _settings()
     run_migrations(MIGRATIONS, settings.database_url)
+
+    async def partitions() -> list[str]:
+        db = Database.from_url(settings.database_url, pool_size=1)
+        try:
+            return await ensure_months(db, datetime.now(settings.local_tz).date(), months_ahead)
+        finally:
+            await db.dispose()
+
+    created = asyncio.run(partitions())
+    if created:
+        print(f"bills partitions created: {', '.join(created)}")
     print("settlement database is up to date")
 
 
