@@ -116,10 +116,16 @@ def create_app(
                 )
                 ctx = AppContext.build(settings, db, registry, policies, rules)
                 app.state.ctx = ctx
-                tasks = [] if db.sqlite else [
-                    # The coming months' bills partitions, now and every few hours.
-                    asyncio.create_task(partitions.keep(db, settings.local_tz), name="partitions")
-                ]
+                tasks = (
+                    []
+                    if db.sqlite
+                    else [
+                        # The coming months' bills partitions, now and every few hours.
+                        asyncio.create_task(
+                            partitions.keep(db, settings.local_tz), name="partitions"
+                        )
+                    ]
+                )
                 if settings.supervision_refresh_s > 0:
                     tasks.append(
                         asyncio.create_task(ctx.supervision.run(), name="supervision-medians")

@@ -105,8 +105,7 @@ async def _create(conn: Conn, month: date) -> None:
     )
     await conn.execute(
         text(
-            f"ALTER TABLE bills ATTACH PARTITION {name} "
-            f"FOR VALUES FROM ('{month}') TO ('{until}')"
+            f"ALTER TABLE bills ATTACH PARTITION {name} FOR VALUES FROM ('{month}') TO ('{until}')"
         )
     )
 

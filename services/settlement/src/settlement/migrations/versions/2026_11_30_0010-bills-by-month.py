@@ -183,9 +183,7 @@ def upgrade() -> None:
         "admitted_on DATE NOT NULL, discharged_on DATE NOT NULL, init_setl_id VARCHAR(40))"
     )
     op.execute("INSERT INTO bills SELECT * FROM bills_unpartitioned")
-    op.execute(
-        f"INSERT INTO bill_keys ({_COLUMNS}) SELECT {_COLUMNS} FROM bills_unpartitioned"
-    )
+    op.execute(f"INSERT INTO bill_keys ({_COLUMNS}) SELECT {_COLUMNS} FROM bills_unpartitioned")
     op.execute("DROP TABLE bills_unpartitioned")
     op.execute("ALTER TABLE bills ADD CONSTRAINT pk_bills PRIMARY KEY (setl_id, setl_date)")
     op.execute(
