@@ -146,7 +146,8 @@ async def test_books_across_a_month_boundary(svc: Service, monkeypatch: pytest.M
         async with db.read() as conn:
             rows = await conn.execute(
                 text(
-                    "SELECT setl_id, tableoid::regclass::text AS part FROM bills WHERE setl_id = ANY(:ids)"
+                    "SELECT setl_id, tableoid::regclass::text AS part FROM bills "
+                    "WHERE setl_id = ANY(:ids)"
                 ),
                 {"ids": list(ids)},
             )
