@@ -4,7 +4,9 @@ One run, on this machine, on PostgreSQL:
 
 1. the engine alone (``bench/engine_bench.py``), a registry CSV import
    (``bench/registry_import.py``) and fund supervision's cost on a settle, rules on / off,
-   and the audit chain's (``bench/supervision_bench.py``), when those scripts are present;
+   and the audit chain's (``bench/supervision_bench.py``), a day's reconciliation and inserts
+   with 1 vs 12 months of bills in monthly partitions (``bench/partition_bench.py``), when
+   those scripts are present;
 2. both services started as in production (``serve``, one worker each, ``ENV=prod`` with
    generated tokens) on fresh databases, a hospital registered, a registry CSV of poor and
    non-poor patients imported;
@@ -576,6 +578,14 @@ class Bench:
             {"MEDAID_BENCH_PG": self.dsn},
             module=True,
         )
+        # Bills by month: a day's reconciliation, 12 months of bills vs 1 (ratio; 1.0: flat).
+        self.results["partitions"] = run_script(
+            "partition_bench.py",
+            r"day's reconciliation: .*ratio ([\d.]+)",
+            [],
+            {"MEDAID_BENCH_PG": self.dsn},
+            module=True,
+        )
 
     def start_services(self, patients: list[Patient]) -> None:
         read_token = secrets.token_urlsafe(32)
@@ -861,10 +871,12 @@ def summary(results: dict[str, Any]) -> str:
         ("registry import", "registry_import", "rows/s"),
         ("catalogue import (in process)", "catalogue_import", "rows/s"),
         ("supervision rules on/off CPU", "supervision", "× (goal ≤ 1.10)"),
+        ("day's reconciliation, 12 months / 1", "partitions", "× (flat: 1.0)"),
     ):
         r = results.get(key, {})
         number = r.get("value", 0)
-        figure = f"{number:,.3f}" if key == "supervision" else f"{number:,.0f}"
+        ratio = key in ("supervision", "partitions")
+        figure = f"{number:,.3f}" if ratio else f"{number:,.0f}"
         value = f"{figure} {unit}" if "value" in r else r.get("skipped") or r.get("error", "-")
         rows.append((label, value))
     output = results.get("catalogue_import", {}).get("output", "")
