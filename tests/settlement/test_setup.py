@@ -205,7 +205,8 @@ PARTITIONED_LAYOUT = {
 
 
 def _not_a_partition(name: str | None, type_: str, parent_names: object) -> bool:
-    return not (type_ == "table" and re.fullmatch(r"bill_keys|bills_(\d{4}_\d{2}|default)", name or ""))
+    partition = re.fullmatch(r"bill_keys|bills_(\d{4}_\d{2}|default)", name or "")
+    return not (type_ == "table" and partition)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
