@@ -115,7 +115,14 @@ On PostgreSQL the migration adds an exclusion constraint (``ex_bills_inpatient_s
 ``btree_gist``): two settled inpatient bills of one person whose stays
 ``[admitted_on, discharged_on)`` overlap must belong to the same visit of the same hospital —
 a person is in one stay at a time, and a transfer (discharge day = next admission day) does
-not overlap. It backs the check the settle makes under its lock (and SQLite's write lock)."""
+not overlap. It backs the check the settle makes under its lock (and SQLite's write lock).
+
+On PostgreSQL the table is partitioned by month of ``setl_date`` (migration 0010,
+:mod:`settlement.bills.partitions`): the primary key is ``(setl_id, setl_date)``, and the
+constraints over all bills (``uq_bills_idempotency``, ``uq_bills_settled_visit``,
+``uq_bills_init_setl_id``, ``ex_bills_inpatient_stay``, ``setl_id``'s uniqueness, which the
+foreign keys to a bill reference) are on ``bill_keys``, one row per bill that triggers on
+``bills`` write with it. This table describes the columns both backends share."""
 
 BillFundRow = Table(
     "bill_funds",
