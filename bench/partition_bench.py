@@ -15,8 +15,10 @@ processes on the machine falls on both alike:
    statement (``bills.repository.insert_bill``: the ``bill_keys`` trigger, every index), one
    transaction each as a settle writes them; bills per second.
 
-Figures: each of them for 1 and 12 months and the ratio 12/1 (1.0: no growth), and the
-``EXPLAIN`` of the day's totals on the 12-month database, which reads one partition.
+Figures: each of them for 1 and 12 months and the ratio 12/1 (1.0: no growth), PostgreSQL's
+own time for a hospital-day's totals (``EXPLAIN ANALYZE``: planning and execution, which load
+on a shared machine blurs less than the client's wall time), and the ``EXPLAIN`` of the day's
+totals on the 12-month database, which reads one partition.
 
 Prints a summary and writes ``bench/results/partitions.json``; the databases are dropped.
 
@@ -147,6 +149,24 @@ async def reconcile_day(db: Database, hospital_id: int) -> float:
     return time.perf_counter() - started
 
 
+_DAY_TOTALS = (
+    "SELECT count(*), sum(medfee_sumamt), sum(fund_pay_sumamt), sum(psn_cash_pay) FROM bills "
+    "WHERE hospital_id = :h AND setl_date >= :d AND setl_date <= :d"
+)
+
+
+async def server_ms(db: Database, hospital_id: int) -> float:
+    """PostgreSQL's own time (planning + execution, ``EXPLAIN ANALYZE``) of a hospital-day's
+    totals: the database's work, which the client's scheduling on a loaded machine does not
+    blur."""
+    async with db.read() as conn:
+        result = await conn.execute(
+            text(f"EXPLAIN (ANALYZE, FORMAT JSON) {_DAY_TOTALS}"), {"h": hospital_id, "d": DAY}
+        )
+        plan = json.loads(result.scalar_one())[0]
+    return float(plan["Planning Time"] + plan["Execution Time"])
+
+
 async def insert_day(db: Database, template: dict[str, Any], start: int, count: int) -> float:
     """Bills per second of ``count`` new bills of ``NEW_DAY``, one transaction each."""
     started = time.perf_counter()
@@ -179,6 +199,7 @@ async def run(args: argparse.Namespace, urls: dict[int, str]) -> dict[str, Any]:
         template = dict(row._asdict())
         hospitals = range(1, args.hospitals + 1)
         times: dict[int, list[float]] = {n: [] for n in dbs}
+        server: dict[int, list[float]] = {n: [] for n in dbs}
         rates: dict[int, list[float]] = {n: [] for n in dbs}
         for db in dbs.values():  # warm-up: caches and prepared statements
             for h in hospitals:
@@ -188,18 +209,12 @@ async def run(args: argparse.Namespace, urls: dict[int, str]) -> dict[str, Any]:
             for n in order:
                 for h in hospitals:
                     times[n].append(await reconcile_day(dbs[n], h))
+                    server[n].append(await server_ms(dbs[n], h))
             for n in order:
                 start = round_ * args.inserts
                 rates[n].append(await insert_day(dbs[n], template, start, args.inserts))
         async with dbs[12].read() as conn:
-            plan = await conn.execute(
-                text(
-                    "EXPLAIN SELECT count(*), sum(medfee_sumamt), sum(fund_pay_sumamt), "
-                    "sum(psn_cash_pay) FROM bills WHERE hospital_id = 1 "
-                    "AND setl_date >= :d AND setl_date <= :d"
-                ),
-                {"d": DAY},
-            )
+            plan = await conn.execute(text(f"EXPLAIN {_DAY_TOTALS}"), {"h": 1, "d": DAY})
             explain = [row[0] for row in plan]
             rows = await conn.execute(text("SELECT count(*) FROM bills"))
             total_12 = int(rows.scalar_one())
@@ -208,10 +223,13 @@ async def run(args: argparse.Namespace, urls: dict[int, str]) -> dict[str, Any]:
             await db.dispose()
     ms = {n: statistics.median(t) * 1000 for n, t in times.items()}
     per_s = {n: statistics.median(r) for n, r in rates.items()}
+    db_ms = {n: statistics.median(t) for n, t in server.items()}
     return {
         "bills": {"1": args.per_month, "12": total_12},
         "reconcile_day_ms": {str(n): round(v, 3) for n, v in ms.items()},
         "reconcile_ratio_12_1": round(ms[12] / ms[1], 3),
+        "totals_server_ms": {str(n): round(v, 3) for n, v in db_ms.items()},
+        "totals_server_ratio_12_1": round(db_ms[12] / db_ms[1], 3),
         "insert_bills_per_s": {str(n): round(v, 1) for n, v in per_s.items()},
         "insert_ratio_12_1": round(per_s[12] / per_s[1], 3),
         "explain_day_totals_12_months": explain,
@@ -251,6 +269,11 @@ def main() -> None:
     print(
         f"day's reconciliation: 1 month {ms['1']:.2f} ms, 12 months {ms['12']:.2f} ms per "
         f"hospital-day, ratio {results['reconcile_ratio_12_1']:.2f}"
+    )
+    db_ms = results["totals_server_ms"]
+    print(
+        f"day's totals, PostgreSQL's time: 1 month {db_ms['1']:.3f} ms, 12 months "
+        f"{db_ms['12']:.3f} ms, ratio {results['totals_server_ratio_12_1']:.2f}"
     )
     print(
         f"day's inserts: 1 month {rate['1']:.0f} bills/s, 12 months {rate['12']:.0f} bills/s, "
