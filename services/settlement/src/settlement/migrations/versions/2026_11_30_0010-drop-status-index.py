@@ -1,0 +1,26 @@
+"""Drop ``ix_bills_status``: an index on a column of two values, which the planner chose
+for the settle's per-person reads (the stay check, the supervision rules' history) and then
+filtered every settled bill; those reads now use ``ix_bills_person_year`` and
+``ix_bills_hospital_visit``. Reports keep ``ix_bills_status_date``.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-30
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.drop_index("ix_bills_status", table_name="bills")
+
+
+def downgrade() -> None:
+    op.create_index("ix_bills_status", "bills", ["status"], unique=False)
