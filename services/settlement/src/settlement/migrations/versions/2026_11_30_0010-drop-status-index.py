@@ -1,6 +1,7 @@
-"""Drop ``ix_bills_status``: an index on a column of two values, which the planner chose
-for the settle's per-person reads (the stay check, the supervision rules' history) and then
-filtered every settled bill; those reads now use ``ix_bills_person_year`` and
+"""Drop ``ix_bills_status``: an index on a column of two values, written on every settle and
+revoke and useful to no query. On a table without statistics the planner chose it for the
+settle's per-person reads (the stay check, the supervision rules' history) and then filtered
+every settled bill; those reads belong on ``ix_bills_person_year`` and
 ``ix_bills_hospital_visit``. Reports keep ``ix_bills_status_date``.
 
 Revision ID: 0010
