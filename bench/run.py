@@ -734,6 +734,7 @@ class Bench:
         args = self.args
         on = self.visits[0][1]
         self.slot = 0
+        self.analyzed = False
         settle_args = [str(datafile), f"s{self.run_id}", self.api_key, "/v1/settlements"]
         plan = [
             (
@@ -758,6 +759,11 @@ class Bench:
                 if settles:
                     warm.append(self.next_slot())
                 wrk.run(process.base_url, script, warm, duration=args.warmup)
+            if settles and not self.analyzed:
+                # A table in use has statistics (autovacuum analyses it within a minute); a
+                # fresh one has none until then, and the planner guesses its plans blind.
+                admin_sql(with_database(self.dsn, self.settlement_db_name), "ANALYZE")
+                self.analyzed = True
             if settles:
                 script_args = [*script_args, self.next_slot()]
             log(f"load: {name} for {args.duration:g} s at {args.connections} connections")

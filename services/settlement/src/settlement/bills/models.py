@@ -100,7 +100,6 @@ BillRow = Table(
     Index("ix_bills_hospital_time", "hospital_id", "setl_time"),
     Index("ix_bills_hospital_visit", "hospital_id", "visit_id"),
     Index("ix_bills_person_year", "id_number", "acc_year"),
-    Index("ix_bills_status", "status"),
     CheckConstraint("status IN ('settled', 'revoked')", name="status_values"),
     CheckConstraint("medfee_sumamt = fund_pay_sumamt + psn_cash_pay", name="medfee_split"),
     CheckConstraint(
