@@ -4,8 +4,8 @@ settle's per-person reads (the stay check, the supervision rules' history) and t
 every settled bill; those reads belong on ``ix_bills_person_year`` and
 ``ix_bills_hospital_visit``. Reports keep ``ix_bills_status_date``.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
