@@ -80,7 +80,8 @@ def test_a_temporary_metrics_folder_is_set_for_the_workers_and_removed(
     monkeypatch.delenv(MULTIPROC_DIR_ENV, raising=False)
     with metrics_folder() as folder:
         assert os.environ[MULTIPROC_DIR_ENV] == str(folder)
-        assert folder.is_dir() and not any(folder.iterdir())
+        assert folder.is_dir()
+        assert not any(folder.iterdir())
         (folder / "counter_123.db").write_bytes(b"x")
     assert not folder.exists()
     assert MULTIPROC_DIR_ENV not in os.environ

@@ -344,7 +344,7 @@ def _forget_dead_workers(folder: str) -> None:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            mark_process_dead(pid, folder)
+            mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
         except PermissionError:  # alive, another user's
             continue
 
@@ -456,7 +456,7 @@ class ServiceMetrics:
         self.pools.sample(force=True)
         _forget_dead_workers(self.multiproc_dir)
         merged = CollectorRegistry()
-        MultiProcessCollector(merged, self.multiproc_dir)
+        MultiProcessCollector(merged, self.multiproc_dir)  # type: ignore[no-untyped-call]
         return generate_latest(merged)
 
 

@@ -137,7 +137,7 @@ def worker_app() -> Any:
     configure_logging(
         os.environ.get(LOG_LEVEL_ENV, "INFO"), json=os.environ.get(JSON_LOGS_ENV, "1") == "1"
     )
-    mark_process_dead(os.getpid())
+    mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
     return import_from_string(os.environ[APP_ENV])()
 
 
