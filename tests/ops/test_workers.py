@@ -1,4 +1,4 @@
-"""``medaid-registry serve --workers 2`` as a real process: both workers serve, and
+"""``medaid-<service> serve --workers 2`` as a real process: both workers serve, and
 ``/metrics``, whichever worker answers, counts the requests of both."""
 
 from __future__ import annotations
@@ -35,16 +35,19 @@ def healthz_by_worker(folder: Path) -> dict[int, float]:
     return counts
 
 
-def test_metrics_count_the_requests_of_every_worker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("service", ["registry", "settlement"])
+def test_metrics_count_the_requests_of_every_worker(tmp_path: Path, service: str) -> None:
     metrics = tmp_path / "metrics"
+    prefix = service.upper()
     env = {
-        "REGISTRY_ENV": "dev",
-        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
-        "REGISTRY_LOG_LEVEL": "WARNING",
+        f"{prefix}_ENV": "dev",
+        f"{prefix}_DATABASE_URL": f"sqlite:///{tmp_path / 'service.db'}",
+        f"{prefix}_LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics),
     }
-    run_cli("medaid-registry", ["migrate"], env)
-    argv = [executable("medaid-registry"), "serve", "--host", "127.0.0.1", "--port", "{port}"]
+    command = f"medaid-{service}"
+    run_cli(command, ["migrate"], env)
+    argv = [executable(command), "serve", "--host", "127.0.0.1", "--port", "{port}"]
     server = ServiceProcess([*argv, "--workers", "2"], env, log_path=tmp_path / "serve.log")
     made = 1  # the probe ServiceProcess.start waits on
 

@@ -4,7 +4,7 @@ what the parent sets up for them.
 uvicorn's supervisor runs the workers: the parent binds the port, starts N processes that
 accept on the shared socket, restarts one that dies, and on SIGTERM or SIGINT passes SIGTERM to
 each (each finishes its requests in flight, up to the graceful timeout) and exits 0 when all
-have. The parent imports no app and runs no migration; each worker builds its own app from a
+have. The parent builds no app and runs no migration; each worker builds its own app from a
 factory (its own database pool, caches and background tasks).
 
 Metrics: with several workers the parent points ``PROMETHEUS_MULTIPROC_DIR`` at an empty
