@@ -13,6 +13,8 @@ One run, on this machine, on PostgreSQL:
 3. with ``wrk`` (32 connections, a fixed time each, after a short warm-up):
    the baseline (``bench/baseline_app.py``: raw asyncpg, the same-shaped transaction),
    ``POST /v1/settlements`` (distinct idempotency keys and visits, 20-item inpatient bills),
+   the same settles against the settlement service with two workers (``settle_2w``: the
+   scaling from one to two, ``scaling_2w``),
    a bare ASGI endpoint and the registry's eligibility lookup; then a 200,000-row catalogue
    and the hospital's mapping are imported over the API and the settles run again, every
    line classified by the catalogue (``settle_catalogue``);
@@ -22,6 +24,7 @@ Prints a summary and writes ``bench/results/latest.json``. Everything it starts 
 and every database it created is dropped.
 
     python -m bench.run [--duration 15] [--connections 32] [--threads 1] [--no-profile]
+    python -m bench.run --only settle,settle_2w --duration 3   # those targets alone
 """
 
 from __future__ import annotations
@@ -547,6 +550,10 @@ class Bench:
 
     # -- phases
 
+    def wants(self, target: str) -> bool:
+        """Whether this run measures ``target`` (every target unless ``--only`` names some)."""
+        return not self.args.only or target in self.args.only
+
     def side_benches(self) -> None:
         self.results["engine"] = run_script(
             "engine_bench.py", r"engine:\s*([\d,.]+)\s*bills/s", ["--seconds", "3"], {}
@@ -626,6 +633,8 @@ class Bench:
                 "medaid-settlement", settlement_env, log_path=self.tmp / "settlement.log"
             )
         )
+        if self.wants("settle_2w"):
+            self.settlement_2w = self.start_workers(settlement_env, 2)
         response = httpx.post(
             self.settlement.base_url + "/v1/hospitals",
             headers={"Authorization": f"Bearer {self.admin_token}"},
@@ -666,6 +675,25 @@ class Bench:
                 name="baseline",
             )
         )
+
+    def start_workers(self, env: dict[str, str], workers: int) -> ServiceProcess:
+        """The settlement service again, on the same database, with ``workers`` workers; back
+        once every worker has built its app (each writes its metrics files then)."""
+        metrics = self.tmp / f"metrics-{workers}w"
+        process = self.start(
+            ServiceProcess.serve(
+                "medaid-settlement",
+                {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+                workers=workers,
+                log_path=self.tmp / f"settlement-{workers}w.log",
+            )
+        )
+        deadline = time.monotonic() + 120
+        while len(list(metrics.glob("counter_*.db"))) < workers:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{workers} workers did not start:\n{process.log_tail()}")
+            time.sleep(0.2)
+        return process
 
     def smoke(self, patients: list[Patient], item_pool: list[str]) -> None:
         """One settle by hand, so a broken setup stops here with a readable reason."""
@@ -744,6 +772,12 @@ class Bench:
                 [str(datafile), f"b{self.run_id}", "unused-token", "/settle", MEASURED_NIGHTS],
             ),
             ("settle", self.settlement, "settle.lua", settle_args),
+            (
+                "settle_2w",
+                getattr(self, "settlement_2w", None),
+                "settle.lua",
+                [str(datafile), f"t{self.run_id}", self.api_key, "/v1/settlements"],
+            ),
             ("bare", self.baseline, "eligibility.lua", [str(datafile), "unused-token", on]),
             ("eligibility", self.registry, "eligibility.lua", [str(datafile), self.read_token, on]),
         ]
@@ -751,9 +785,11 @@ class Bench:
             catalogue_args = [str(datafile), f"c{self.run_id}", self.api_key, "/v1/settlements"]
             plan.append(("settle_catalogue", self.settlement, "settle.lua", catalogue_args))
         for name, process, script, script_args in plan:
+            if not self.wants(name) or process is None:
+                continue
             if name == "settle_catalogue":
                 self.load_catalogue()
-            settles = script == "settle.lua" and process is self.settlement
+            settles = script == "settle.lua" and name.startswith("settle")
             if args.warmup > 0:
                 warm = [a.replace(self.run_id, "w" + self.run_id) for a in script_args]
                 if settles:
@@ -767,7 +803,7 @@ class Bench:
             if settles:
                 script_args = [*script_args, self.next_slot()]
             log(f"load: {name} for {args.duration:g} s at {args.connections} connections")
-            also = {"registry": self.registry.pid} if name == "settle" else {}
+            also = {"registry": self.registry.pid} if name in ("settle", "settle_2w") else {}
             self.results[name] = wrk.run(
                 process.base_url, script, script_args, watch_pid=process.pid, also_watch=also
             )
@@ -777,7 +813,7 @@ class Bench:
                 f"non-2xx {r['non_2xx']} {r['statuses']} cores busy {r.get('cores_busy')}"
             )
 
-        if args.profile:
+        if args.profile and not args.only:
             seconds = max(5.0, min(args.duration, 15.0))
             handle = profile_settle(self.settlement.pid, seconds, self.tmp)
             if handle is None:
@@ -823,8 +859,10 @@ class Bench:
             "patients": args.patients,
             "items_per_bill": 20,
             "service_workers": 1,
+            "settle_2w_workers": 2,
         }
-        self.side_benches()
+        if not args.only:
+            self.side_benches()
         if exe is None:
             log("wrk is not available and could not be installed: HTTP benchmarks skipped")
             self.results["http"] = {"skipped": "wrk not available"}
@@ -863,6 +901,9 @@ def summary(results: dict[str, Any]) -> str:
             rows.append((f"{label} server CPU ms/req", f"{r['server_cpu_ms_per_request']:.2f}"))
 
     http_row("settle", "settle")
+    http_row("settle, 2 workers", "settle_2w")
+    if "scaling_2w" in results:
+        rows.append(("scaling settle 2 workers / 1", f"{results['scaling_2w']:.2f}"))
     http_row("settle, 200,000-row catalogue", "settle_catalogue")
     http_row("baseline", "baseline")
     if "ratio_settle_baseline" in results:
@@ -924,6 +965,14 @@ def main() -> None:
         default=True,
         help="import a 200,000-row catalogue and run the settles again (settle_catalogue)",
     )
+    parser.add_argument(
+        "--only",
+        type=lambda text: {t.strip() for t in text.split(",") if t.strip()},
+        default=set(),
+        help="only these HTTP targets (comma-separated: baseline, settle, settle_2w, bare, "
+        "eligibility, settle_catalogue); no side benches, no profile; written to "
+        "bench/results/only.json instead of latest.json",
+    )
     args = parser.parse_args()
 
     bench = Bench(args)
@@ -940,14 +989,16 @@ def main() -> None:
             "met": results["ratio_settle_baseline"] >= GOAL_RATIO
             and settle["p99_ms"] <= GOAL_P99_MS,
         }
+    settle_2w = results.get("settle_2w")
+    if settle and settle_2w and settle.get("per_second"):
+        results["scaling_2w"] = round(settle_2w["per_second"] / settle["per_second"], 3)
     eligibility, bare = results.get("eligibility"), results.get("bare")
     if eligibility and bare and bare.get("per_second"):
         results["ratio_eligibility_bare"] = round(eligibility["per_second"] / bare["per_second"], 3)
     results["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(
-        json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    written = RESULTS / ("only.json" if args.only else "latest.json")
+    written.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print()
     print(summary(results))
     profile = results.get("profile", {})
@@ -960,7 +1011,7 @@ def main() -> None:
         print("\nsettlement database sessions under load (average count, state | query):")
         for name, count in list(waits.items())[:8]:
             print(f"  {count:5.2f}  {name}")
-    print(f"\nwritten: {RESULTS / 'latest.json'}")
+    print(f"\nwritten: {written}")
 
 
 if __name__ == "__main__":

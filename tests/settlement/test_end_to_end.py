@@ -77,7 +77,8 @@ def start(command: str, env: dict[str, str], log: Path) -> Process:
     port = free_port()
     handle = log.open("wb")
     popen = subprocess.Popen(
-        [str(BIN / command), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        # One worker, one process to stop (tests/ops/test_compose_smoke.py runs the default).
+        [str(BIN / command), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env={**os.environ, **env},
         stdout=handle,
         stderr=subprocess.STDOUT,

@@ -1,9 +1,9 @@
 """Start, watch and stop the services as real processes, the way ops teams run them.
 
-``ServiceProcess`` runs ``.venv/bin/medaid-<service> serve --host 127.0.0.1 --port N`` with a
-given environment, waits for ``/healthz`` and stops it with SIGTERM (or SIGKILL to simulate a
-crash). ``run_cli`` runs the other sub-commands (``migrate``, ``hospital add``, ``import``).
-Used by the fault tests and by ``bench/run.py``.
+``ServiceProcess`` runs ``.venv/bin/medaid-<service> serve --host 127.0.0.1 --port N`` (one
+worker unless told) with a given environment, waits for ``/healthz`` and stops it with SIGTERM
+(or SIGKILL to simulate a crash). ``run_cli`` runs the other sub-commands (``migrate``,
+``hospital add``, ``import``). Used by the fault tests and by ``bench/run.py``.
 """
 
 from __future__ import annotations
@@ -127,10 +127,16 @@ class ServiceProcess:
         *,
         port: int | None = None,
         log_path: Path | None = None,
+        workers: int = 1,
     ) -> ServiceProcess:
-        """``medaid-<service> serve --host 127.0.0.1 --port N`` (not started yet)."""
+        """``medaid-<service> serve --host 127.0.0.1 --port N --workers 1`` (not started yet;
+        one worker unless told: :meth:`kill` must end every process that serves the port)."""
         return cls(
-            [executable(command), "serve", "--host", "127.0.0.1", "--port", "{port}"],
+            [
+                executable(command),
+                *("serve", "--host", "127.0.0.1", "--port", "{port}"),
+                *("--workers", str(workers)),
+            ],
             env,
             port=port,
             log_path=log_path,
@@ -182,16 +188,17 @@ class ServiceProcess:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=timeout)
         return self.proc.returncode
 
     def kill(self) -> int | None:
-        """SIGKILL: a crash, with no chance to finish requests or close connections."""
+        """SIGKILL to the process and its workers (its session): a crash, with no chance to
+        finish requests or close connections."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         return self.proc.returncode
 

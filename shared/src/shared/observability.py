@@ -24,6 +24,15 @@ and the secrets registered with :func:`register_secrets` are replaced by ``[REDA
 
 Metrics recorded by the services go to the app serving the current request (a context
 variable set by the middleware); outside a request they are dropped.
+
+Several workers (``serve --workers N``, :mod:`shared.workers`): with ``PROMETHEUS_MULTIPROC_DIR``
+set, each worker keeps its values in files there (prometheus_client's multiprocess mode) and
+``/metrics``, whichever worker answers, reports them merged: counters and histograms summed
+over every worker that ever ran (a worker that exited still counts), the gauges summed over the
+live workers (``livesum``). The pool gauges cannot be read at scrape time in the other workers,
+so each worker writes its pools' readings at most once a second, at the end of a request, and
+at each scrape it answers: the sum is as of each worker's last request. When a worker exits,
+its gauges are dropped at the next scrape.
 """
 
 from __future__ import annotations
@@ -31,12 +40,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import re
 import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 import structlog
@@ -263,6 +274,23 @@ class Pooled(Protocol):
     def pool(self) -> Any: ...
 
 
+POOL_GAUGES = (
+    ("medaid_db_pool_size", "Connections the pool keeps open", "size"),
+    ("medaid_db_pool_checked_out", "Connections in use by requests", "checkedout"),
+    ("medaid_db_pool_checked_in", "Idle connections in the pool", "checkedin"),
+    ("medaid_db_pool_overflow", "Connections opened above the pool size", "overflow"),
+)
+POOL_SAMPLE_S = 1.0
+"""With several workers: how often (at most) a worker writes its pools' readings."""
+
+
+def _pool_readings(engines: Mapping[str, Pooled], method: str) -> Iterator[tuple[str, float]]:
+    for pool_name, engine in engines.items():
+        reader = getattr(engine.pool, method, None)
+        if callable(reader):
+            yield pool_name, float(reader())
+
+
 class _PoolCollector(Collector):
     """Reads the connection pools of the registered engines at scrape time."""
 
@@ -276,20 +304,49 @@ class _PoolCollector(Collector):
         return list(self._families(read=True))
 
     def _families(self, read: bool = False) -> Iterator[GaugeMetricFamily]:
-        specs = [
-            ("medaid_db_pool_size", "Connections the pool keeps open", "size"),
-            ("medaid_db_pool_checked_out", "Connections in use by requests", "checkedout"),
-            ("medaid_db_pool_checked_in", "Idle connections in the pool", "checkedin"),
-            ("medaid_db_pool_overflow", "Connections opened above the pool size", "overflow"),
-        ]
-        for name, doc, method in specs:
+        for name, doc, method in POOL_GAUGES:
             family = GaugeMetricFamily(name, doc, labels=["pool"])
             if read:
-                for pool_name, engine in self.engines.items():
-                    reader = getattr(engine.pool, method, None)
-                    if callable(reader):
-                        family.add_metric([pool_name], float(reader()))
+                for pool_name, value in _pool_readings(self.engines, method):
+                    family.add_metric([pool_name], value)
             yield family
+
+
+class _PoolGauges:
+    """The pool gauges with several workers: each worker's readings written to its gauge
+    files (``livesum``: the merged value is the sum over the live workers), at most every
+    :data:`POOL_SAMPLE_S` seconds unless forced."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.engines: dict[str, Pooled] = {}
+        self.gauges = [
+            (Gauge(name, doc, ["pool"], registry=registry, multiprocess_mode="livesum"), method)
+            for name, doc, method in POOL_GAUGES
+        ]
+        self.due = 0.0
+
+    def sample(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now < self.due:
+            return
+        self.due = now + POOL_SAMPLE_S
+        for gauge, method in self.gauges:
+            for pool_name, value in _pool_readings(self.engines, method):
+                gauge.labels(pool=pool_name).set(value)
+
+
+def _forget_dead_workers(folder: str) -> None:
+    """Drop the live gauges (``gauge_live*_<pid>.db``) of worker processes that have exited."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    for path in Path(folder).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rpartition("_")[2])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, another user's
+            continue
 
 
 class ServiceMetrics:
@@ -313,7 +370,10 @@ class ServiceMetrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            "medaid_http_requests_in_flight", "HTTP requests being served", registry=r
+            "medaid_http_requests_in_flight",
+            "HTTP requests being served",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.settlements = Counter(
             "medaid_settlements", "Bills settled (idempotent replays not counted)", registry=r
@@ -352,8 +412,14 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.pools = _PoolCollector()
-        r.register(self.pools)
+        self.multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        """Set when the workers keep their metrics in files (several workers)."""
+        self.pools: _PoolCollector | _PoolGauges
+        if self.multiproc_dir:
+            self.pools = _PoolGauges(r)
+        else:
+            self.pools = _PoolCollector()
+            r.register(self.pools)
 
     def record_settlement(self, funds: Iterable[tuple[str, Decimal]]) -> None:
         self.settlements.inc()
@@ -374,8 +440,24 @@ class ServiceMetrics:
     def observe_db_pool(self, engine: Pooled, name: str = "main") -> None:
         self.pools.engines[name] = engine
 
+    def sample_pools(self) -> None:
+        """With several workers: write this worker's pool readings (at most once a second)."""
+        if isinstance(self.pools, _PoolGauges):
+            self.pools.sample()
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The Prometheus text: this app's registry, or with several workers every worker's
+        values merged."""
+        if not self.multiproc_dir:
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        assert isinstance(self.pools, _PoolGauges)
+        self.pools.sample(force=True)
+        _forget_dead_workers(self.multiproc_dir)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, self.multiproc_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
 
 
 _current_metrics: contextvars.ContextVar[ServiceMetrics | None] = contextvars.ContextVar(
@@ -557,6 +639,7 @@ class ObservabilityMiddleware:
             method = str(scope.get("method", ""))
             self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
             self.metrics.latency.labels(method=method, route=route).observe(elapsed)
+            self.metrics.sample_pools()
             self._log(method, route, status, elapsed, rid)
             _current_metrics.reset(metrics_token)
             _request_id.reset(rid_token)
@@ -631,24 +714,33 @@ def serve(
     json_logs: bool = True,
     factory: bool = False,
     graceful_timeout_s: int = 25,
+    workers: int = 1,
 ) -> None:
     """Run ``app`` (an app, or an import string such as ``"registry.app:create_app"`` with
     ``factory=True``) under uvicorn the way production wants it: JSON logs through the
     redaction step, no access log of raw paths (the request log replaces it), and on SIGTERM:
     stop accepting, finish the requests in flight (up to ``graceful_timeout_s``), run the
-    lifespan shutdown, exit."""
+    lifespan shutdown, exit.
+
+    ``workers`` > 1: that many processes on the port (:mod:`shared.workers`), each building
+    its app from ``app``, which must then be a factory's import string (``factory=True``);
+    raises ``ValueError`` otherwise."""
     import uvicorn
 
+    if workers > 1 and not (isinstance(app, str) and factory):
+        raise ValueError("several workers need the app as a factory's import string")
     configure_logging(log_level, json=json_logs)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        factory=factory,
-        workers=1,
-        log_config=None,
-        log_level=log_level.lower(),
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=graceful_timeout_s,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": graceful_timeout_s,
+    }
+    if isinstance(app, str) and workers > 1:
+        from shared.workers import run_workers
+
+        run_workers(app, workers, log_level=log_level, json_logs=json_logs, **options)
+        return
+    uvicorn.run(app, factory=factory, workers=1, log_level=log_level.lower(), **options)

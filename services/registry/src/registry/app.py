@@ -59,12 +59,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The registry API. Raises ``InsecureSettings`` outside ``REGISTRY_ENV=dev`` when a
-    token is missing or a published demo token."""
-    settings = settings or Settings()
+def check_settings(settings: Settings) -> None:
+    """Refuse settings the registry cannot serve with: ``InsecureSettings`` outside
+    ``REGISTRY_ENV=dev`` when a token is missing or a published demo token, ``ValueError`` for
+    an unknown ``REGISTRY_TIMEZONE`` (here, not on the first request)."""
     settings.check_tokens()
-    settings.zone()  # an unknown REGISTRY_TIMEZONE fails here, not on the first request
+    settings.zone()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The registry API. Raises as :func:`check_settings` does."""
+    settings = settings or Settings()
+    check_settings(settings)
 
     app = FastAPI(
         title="medaid registry",

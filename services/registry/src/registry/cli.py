@@ -78,22 +78,38 @@ def serve(
     graceful_timeout: Annotated[
         int, typer.Option(help="Seconds to finish in-flight requests after SIGTERM")
     ] = 20,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="REGISTRY_WORKERS",
+            help="Worker processes [default: one per available CPU (cgroup quota included); "
+            "1 on SQLite]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API (one process; run more behind a load balancer to scale out).
+    """Serve the API from one or more worker processes on the port (scale further with more
+    instances behind a load balancer).
 
     SIGTERM / Ctrl-C: stop accepting connections, finish the requests in flight, exit."""
-    from registry.app import create_app
+    from registry.app import check_settings, create_app
     from shared.observability import serve as serve_app
+    from shared.workers import default_workers
 
     settings = _settings()
+    count = workers or default_workers(settings.database_url)
     try:
-        application = create_app(settings)
+        check_settings(settings)  # several workers: each builds its app from the factory
+        application = create_app(settings) if count == 1 else "registry.app:create_app"
     except (InsecureSettings, ValueError) as exc:
         typer.echo(f"medaid-registry: {exc}", err=True)
         raise typer.Exit(2) from None
     _require_migrated(settings, unreachable_ok=True)
     serve_app(
         application,
+        factory=count > 1,
+        workers=count,
         host=host,
         port=port,
         log_level=settings.log_level,

@@ -115,14 +115,26 @@ def migrate(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8002,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="SETTLEMENT_WORKERS",
+            help="Worker processes [default: one per available CPU (cgroup quota included); "
+            "1 on SQLite]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API (one worker; scale out with more processes behind a load balancer).
+    """Serve the API from one or more worker processes on the port (scale further with more
+    instances behind a load balancer).
 
     SIGTERM / Ctrl-C stop accepting connections and let running requests finish."""
     from settlement.app import create_app, load_policies, load_supervision_rules
     from settlement.engine import PolicyError
     from settlement.supervision.rules import RulesError
     from shared.observability import serve as serve_app
+    from shared.workers import default_workers
 
     settings = _settings()
     try:
@@ -135,7 +147,15 @@ def serve(
         print(f"policy error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     _require_migrated(settings, unreachable_ok=True)
-    serve_app(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    count = workers or default_workers(settings.database_url)
+    serve_app(
+        create_app(settings) if count == 1 else "settlement.app:create_app",
+        factory=count > 1,
+        workers=count,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+    )
 
 
 @hospital_app.command("add")
