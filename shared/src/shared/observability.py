@@ -75,6 +75,7 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
 :class:`NotReady` (or use :func:`run_checks`) to say which check failed."""
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 READINESS_TIMEOUT_S = 3.0
 """A readiness check that takes longer counts as failed (keep probe timeouts above this)."""
 
@@ -420,13 +421,40 @@ class ServiceMetrics:
         else:
             self.pools = _PoolCollector()
             r.register(self.pools)
+        # Each labelled child looked up once: ``labels()`` checks its arguments and takes a
+        # lock on every call. The keys are bounded (methods, route templates, statuses, fund
+        # codes), like the children prometheus_client keeps anyway.
+        self._served: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._paid: dict[str, tuple[Counter, Counter]] = {}
+
+    def record_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered HTTP request: its count and its latency."""
+        key = (method, route, status)
+        children = self._served.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method=method, route=route, status=str(status)),
+                self.latency.labels(method=method, route=route),
+            )
+            self._served[key] = children
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
 
     def record_settlement(self, funds: Iterable[tuple[str, Decimal]]) -> None:
         self.settlements.inc()
         for fund, amount in funds:
-            self.fund_payments.labels(fund=fund).inc()
+            children = self._paid.get(fund)
+            if children is None:
+                children = (
+                    self.fund_payments.labels(fund=fund),
+                    self.fund_amount.labels(fund=fund),
+                )
+                self._paid[fund] = children
+            payments, paid = children
+            payments.inc()
             # Metrics are approximate by nature; the books stay in Decimal.
-            self.fund_amount.labels(fund=fund).inc(float(amount))
+            paid.inc(float(amount))
 
     def record_revoke(self, funds: Iterable[tuple[str, Decimal]]) -> None:
         self.revokes.inc()
@@ -604,7 +632,7 @@ class ObservabilityMiddleware:
         path, root_path = scope.get("path"), scope.get("root_path")
         rid_token = _request_id.set(rid)
         metrics_token = _current_metrics.set(self.metrics)
-        header = (REQUEST_ID_HEADER.lower().encode(), rid.encode())
+        header = (_REQUEST_ID_KEY, rid.encode())
         status = 500
         started = False
         begin = time.perf_counter()
@@ -616,7 +644,7 @@ class ObservabilityMiddleware:
                 started = True
                 status = int(message["status"])
                 headers = [
-                    (k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() != _REQUEST_ID_KEY
                 ]
                 headers.append(header)
                 message["headers"] = headers
@@ -637,8 +665,7 @@ class ObservabilityMiddleware:
             self.metrics.in_flight.dec()
             route = route_template(scope, path, root_path)
             method = str(scope.get("method", ""))
-            self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
-            self.metrics.latency.labels(method=method, route=route).observe(elapsed)
+            self.metrics.record_request(method, route, status, elapsed)
             self.metrics.sample_pools()
             self._log(method, route, status, elapsed, rid)
             _current_metrics.reset(metrics_token)

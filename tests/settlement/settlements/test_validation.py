@@ -4,6 +4,7 @@ Validation happens before any database work, so these run on SQLite only."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -196,7 +197,62 @@ async def test_malformed_json_is_422(sqlite_svc: Service, payload: str, field: s
         headers={**hospital.headers(unique("K")), "Content-Type": "application/json"},
     )
     assert response.status_code == 422, response.text
-    problem(response)
+    assert fields_of(response) == [field], problem(response)
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "message"),
+    [
+        (b"", "application/json", "Field required"),
+        (b"{not json", "application/json", "is not valid JSON"),
+        (b'{"patient": "\xff\xfe"}', "application/json", "not valid UTF-8"),
+        (b'{"patient": {}}', "text/plain", "valid dictionary"),
+        (b'{"patient": {}}', None, "valid dictionary"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/settlements", "/v1/settlements/preview"])
+async def test_unreadable_body_is_422_naming_the_body(
+    sqlite_svc: Service, content: bytes, content_type: str | None, message: str, path: str
+) -> None:
+    hospital = await sqlite_svc.hospital()
+    headers = hospital.headers(unique("K"))
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = await sqlite_svc.client.post(path, content=content, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert error["field"] == "body"
+    assert message in error["message"]
+
+
+async def test_json_content_types_with_parameters_are_read(sqlite_svc: Service) -> None:
+    hospital = await sqlite_svc.hospital()
+    headers = {
+        **hospital.headers(unique("K")),
+        "Content-Type": "application/merge-patch+json; charset=utf-8",
+    }
+    response = await sqlite_svc.client.post(
+        "/v1/settlements/preview", content=json.dumps(_body()).encode(), headers=headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_settle_routes_document_their_body_like_a_body_parameter(sqlite_svc: Service) -> None:
+    document = sqlite_svc.app.openapi()
+    schemas = document["components"]["schemas"]
+    for path in ("/v1/settlements", "/v1/settlements/preview"):
+        body = document["paths"][path]["post"]["requestBody"]
+        assert body == {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SettleRequest"}}
+            },
+        }
+    for name in ("SettleRequest", "VisitIn", "FeeItemIn", "DiagnosisIn", "PatientIn"):
+        assert name in schemas
+    assert "HTTPValidationError" not in schemas
+    assert list(schemas) == sorted(schemas)
 
 
 async def test_oversized_body_is_413(sqlite_svc: Service) -> None:

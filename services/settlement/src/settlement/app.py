@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -32,6 +33,7 @@ from settlement.regions.router import router as regions_router
 from settlement.registry_client import RegistryClient, default_transport
 from settlement.reports.router import router as reports_router
 from settlement.settlements.router import router as settlements_router
+from settlement.settlements.schemas import SettleRequest
 from settlement.simulation.router import router as simulation_router
 from settlement.supervision.router import router as supervision_router
 from settlement.supervision.rules import RuleSet, default_rules_file, load_rules_file
@@ -74,6 +76,39 @@ def load_policies(settings: Settings) -> PolicySet:
 def load_supervision_rules(settings: Settings) -> RuleSet:
     """The supervision rules; an invalid file raises ``RulesError`` (a ``PolicyError``)."""
     return load_rules_file(settings.supervision_rules or default_rules_file())
+
+
+def _settle_request_schemas() -> dict[str, Any]:
+    """The component schemas FastAPI documents for a ``SettleRequest`` body parameter (taken
+    from the document of a one-route app, so they are FastAPI's own)."""
+    probe = FastAPI()
+
+    @probe.post("/")
+    async def settle(body: SettleRequest) -> None:  # pragma: no cover - never called
+        return None
+
+    schemas: dict[str, Any] = probe.openapi()["components"]["schemas"]
+    return schemas
+
+
+def document_settle_request(app: FastAPI) -> None:
+    """Add the ``SettleRequest`` schemas to the OpenAPI components: the settle routes validate
+    their body themselves, from the raw bytes (``settlements.router.settle_request``), and
+    document it with a reference to them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components: dict[str, Any] = schema["components"]["schemas"]
+        for name, definition in _settle_request_schemas().items():
+            if name not in components and name not in ("HTTPValidationError", "ValidationError"):
+                components[name] = definition
+        schema["components"]["schemas"] = dict(sorted(components.items()))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -190,4 +225,5 @@ def create_app(
         admin_router,
     ):
         app.include_router(router)
+    document_settle_request(app)
     return app

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from settlement.admissions.service import AdmissionService
 from settlement.catalogue.service import CatalogueService
@@ -25,64 +26,67 @@ from shared.errors import Forbidden, Unauthorized
 from shared.observability import current_request_id
 from shared.security import secrets_equal
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="A hospital's API key (from `POST /v1/hospitals` or `medaid-settlement hospital "
-    "add`), or the admin token for admin endpoints.",
-)
 _REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+# Every dependency below takes the request itself and nothing solved by another dependency:
+# FastAPI solves each dependency of a route on every request (its parameters, its cache key),
+# so a chain (context → credentials → principal → hospital) costs a solve per link.
+
+
+def _context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
 
 
 async def get_context(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
+    return _context(request)
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-async def get_db(ctx: ContextDep) -> Database:
-    return ctx.db
+async def get_db(request: Request) -> Database:
+    return _context(request).db
 
 
 DatabaseDep = Annotated[Database, Depends(get_db)]
 
 
-async def get_connection(ctx: ContextDep) -> AsyncIterator[Conn]:
+async def get_connection(request: Request) -> AsyncIterator[Conn]:
     """A read connection for the request."""
-    async with ctx.db.read() as conn:
+    async with _context(request).db.read() as conn:
         yield conn
 
 
 ConnectionDep = Annotated[Conn, Depends(get_connection)]
 
 
-async def get_settlements(ctx: ContextDep) -> SettlementService:
-    return ctx.settlements
+async def get_settlements(request: Request) -> SettlementService:
+    return _context(request).settlements
 
 
-async def get_admissions(ctx: ContextDep) -> AdmissionService:
-    return ctx.admissions
+async def get_admissions(request: Request) -> AdmissionService:
+    return _context(request).admissions
 
 
-async def get_persons(ctx: ContextDep) -> PersonService:
-    return ctx.persons
+async def get_persons(request: Request) -> PersonService:
+    return _context(request).persons
 
 
-async def get_fee_details(ctx: ContextDep) -> FeeDetailService:
-    return ctx.fee_details
+async def get_fee_details(request: Request) -> FeeDetailService:
+    return _context(request).fee_details
 
 
-async def get_national(ctx: ContextDep) -> NationalService:
-    return ctx.national
+async def get_national(request: Request) -> NationalService:
+    return _context(request).national
 
 
-async def get_catalogue(ctx: ContextDep) -> CatalogueService:
-    return ctx.catalogue
+async def get_catalogue(request: Request) -> CatalogueService:
+    return _context(request).catalogue
 
 
-async def get_supervision(ctx: ContextDep) -> SupervisionService:
-    return ctx.supervision
+async def get_supervision(request: Request) -> SupervisionService:
+    return _context(request).supervision
 
 
 SettlementsDep = Annotated[SettlementService, Depends(get_settlements)]
@@ -124,13 +128,15 @@ class Principal:
         return "admin" if self.hospital is None else f"hospital:{self.hospital.code}"
 
 
-async def current_principal(
-    ctx: ContextDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or not credentials.credentials.strip():
+async def _principal(request: Request) -> Principal:
+    """The caller named by ``Authorization: Bearer <token>``: the admin token, or a hospital's
+    API key. Raises ``Unauthorized`` (401) for a missing, malformed or unknown token."""
+    # As fastapi.security.HTTPBearer reads the header: "<scheme> <credentials>".
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized()
-    token = credentials.credentials.strip()
+    ctx = _context(request)
     admin = ctx.settings.admin_token
     if admin and secrets_equal(token, admin):
         return Principal("admin")
@@ -140,22 +146,45 @@ async def current_principal(
     return Principal("hospital", hospital)
 
 
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+T = TypeVar("T")
 
 
-async def current_hospital(principal: PrincipalDep) -> HospitalRef:
+def _as_principal(principal: Principal) -> Principal:
+    return principal
+
+
+def _as_hospital(principal: Principal) -> HospitalRef:
     if principal.hospital is None:
         raise Forbidden("This endpoint is for hospitals: authenticate with a hospital API key.")
     return principal.hospital
 
 
-HospitalDep = Annotated[HospitalRef, Depends(current_hospital)]
-
-
-async def require_admin(principal: PrincipalDep) -> Principal:
+def _as_admin(principal: Principal) -> Principal:
     if principal.kind != "admin":
         raise Forbidden("This endpoint needs the admin token.")
     return principal
 
 
-AdminDep = Annotated[Principal, Depends(require_admin)]
+_BEARER_MODEL = HTTPBearerModel(
+    description="A hospital's API key (from `POST /v1/hospitals` or `medaid-settlement hospital "
+    "add`), or the admin token for admin endpoints."
+)
+
+
+class BearerCaller(SecurityBase, Generic[T]):
+    """The bearer-token security scheme (``HTTPBearer`` in the OpenAPI document) as the one
+    dependency that also resolves the caller: ``pick`` turns the :class:`Principal` into what
+    the route receives, or raises ``Forbidden`` (403)."""
+
+    def __init__(self, pick: Callable[[Principal], T]) -> None:
+        self.model = _BEARER_MODEL
+        self.scheme_name = "HTTPBearer"
+        self._pick = pick
+
+    async def __call__(self, request: Request) -> T:
+        return self._pick(await _principal(request))
+
+
+PrincipalDep = Annotated[Principal, Depends(BearerCaller(_as_principal))]
+HospitalDep = Annotated[HospitalRef, Depends(BearerCaller(_as_hospital))]
+AdminDep = Annotated[Principal, Depends(BearerCaller(_as_admin))]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Header, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from settlement.deps import HospitalDep, RequestIdDep, SettlementsDep
 from settlement.schemas import IsoDate
 from settlement.settlements.schemas import BillOut, BillPage, RevokeRequest, SettleRequest
-from shared.errors import problem_responses
+from shared.errors import Unprocessable, problem_responses
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
 
@@ -29,6 +31,54 @@ IdempotencyKey = Annotated[
 _JSON = "application/json"
 
 
+def _is_json(content_type: str | None) -> bool:
+    """``application/json`` or ``application/*+json`` (parameters ignored), as FastAPI
+    decides whether a body is JSON."""
+    kind = (content_type or "").partition(";")[0].strip().lower()
+    return kind == _JSON or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+async def settle_request(request: Request) -> SettleRequest:
+    """The settle / pre-settle body, validated by pydantic-core straight from the request's
+    bytes (``model_validate_json``) instead of FastAPI's ``json.loads`` and a validation of
+    the Python objects it made. Refusals are FastAPI's (``RequestValidationError``, each
+    field under ``body``, a 422 problem): an empty body is missing, a body without a JSON
+    content type is not an object, bad JSON says why; a body that is not UTF-8 is a 422
+    naming ``body`` as before."""
+    body = await request.body()
+    if not body:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    try:
+        if not _is_json(request.headers.get("content-type")):
+            return SettleRequest.model_validate(body)  # raises: not an object
+        return SettleRequest.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors[0]["type"] == "json_invalid" and not _utf8(body):
+            raise Unprocessable.field("body", "could not be read (not valid UTF-8 JSON)") from None
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+SettleBody = Annotated[SettleRequest, Depends(settle_request)]
+# The request body as FastAPI documents a ``SettleRequest`` body parameter (the schema itself
+# is added to the document's components by ``settlement.app``).
+_SETTLE_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/SettleRequest"}}},
+    }
+}
+
+
 def _json(bill: BillOut, status_code: int) -> Response:
     # ``model_dump_json()`` as bytes, without the round trip through ``str``.
     body = bill.__pydantic_serializer__.to_json(bill)
@@ -40,9 +90,10 @@ def _json(bill: BillOut, status_code: int) -> Response:
     response_model=BillOut,
     summary="Pre-settle: the full bill, nothing stored (like 2206 / 2303)",
     responses=problem_responses(401, 403, 409, 422, 503),
+    openapi_extra=_SETTLE_BODY_DOC,
 )
 async def preview_settlement(
-    body: SettleRequest,
+    body: SettleBody,
     hospital: HospitalDep,
     settlements: SettlementsDep,
     request_id: RequestIdDep,
@@ -62,9 +113,10 @@ async def preview_settlement(
         200: {"model": BillOut, "description": "A retry: the bill first settled with this key"},
         **problem_responses(401, 403, 409, 422, 503),
     },
+    openapi_extra=_SETTLE_BODY_DOC,
 )
 async def settle(
-    body: SettleRequest,
+    body: SettleBody,
     hospital: HospitalDep,
     settlements: SettlementsDep,
     request_id: RequestIdDep,
