@@ -170,10 +170,11 @@ def bill_records(
     seed: int,
     revoked_share: float = 0.03,
     prefix: str = "S",
+    persons: int = 400_000,
 ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """``count`` (bill record, fund records) in ``BILL_COLUMNS`` / ``FUND_COLUMNS`` order, each
     revoked bill followed by its reversal (same day, amounts negated, ``refd_setl_flag`` 1).
-    ``hospitals``: (id, level) pairs."""
+    ``hospitals``: (id, level) pairs; the n-th bill is patient ``n % persons``'s."""
     rng = random.Random(seed)
     texts = _texts(200, seed)
     deltas = json.dumps({"390100.inpatient": "1000.00"})
@@ -196,7 +197,7 @@ def bill_records(
             f"idem-{prefix}{n}",
             "0" * 64,
             status,
-            id_number(n % 400_000),
+            id_number(n % persons),
             "王芳",
             day - timedelta(days=5),
             day,
