@@ -366,6 +366,40 @@ async def copy_bills(
     return total
 
 
+_COPY_SUFFIXED = ("setl_id", "visit_id", "idempotency_key", "init_setl_id")
+"""The bill columns that must differ between copies (keys and unique indexes)."""
+_COPY_PERSON = "overlay(id_number placing lpad((k + 10)::text, 2, '0') from 3 for 2)"
+"""Each copy's patients are others (digits 3-4 of the area code, so no two stays overlap)."""
+
+
+async def replicate_bills(url: str, copies: int) -> None:
+    """Make the loaded bills (and their fund rows) ``copies`` times as many in SQL, each copy's
+    keys suffixed ``-k`` (``INSERT … SELECT`` over ``generate_series``): a million realistic
+    bills in the time PostgreSQL takes to write them, not the time Python takes to make them.
+    Dates, hospitals and amounts repeat the originals'; ``copies`` ≤ 89."""
+    if copies <= 1:
+        return
+    suffix = "|| '-' || k"
+    bill_exprs = ", ".join(
+        f"{c} {suffix}" if c in _COPY_SUFFIXED else _COPY_PERSON if c == "id_number" else c
+        for c in BILL_COLUMNS
+    )
+    fund_exprs = ", ".join(f"{c} {suffix}" if c == "setl_id" else c for c in FUND_COLUMNS)
+    conn = await _connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                f"INSERT INTO bills ({', '.join(BILL_COLUMNS)}) SELECT {bill_exprs} "
+                f"FROM bills, generate_series(2, {copies}) AS k"
+            )
+            await conn.execute(
+                f"INSERT INTO bill_funds ({', '.join(FUND_COLUMNS)}) SELECT {fund_exprs} "
+                f"FROM bill_funds, generate_series(2, {copies}) AS k"
+            )
+    finally:
+        await conn.close()
+
+
 async def add_hospitals(url: str, count: int, regions: Sequence[str]) -> list[tuple[int, int, str]]:
     """``count`` hospitals: (id, level, code)."""
     conn = await _connect(url)

@@ -567,12 +567,12 @@ async def _allocate_ids(session: AsyncSession, table: Table, count: int) -> list
     if _dialect(session) == "postgresql":
         result = await session.execute(
             text(
-                f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                "FROM generate_series(1, :count)"
+                f"SELECT array(SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                "FROM generate_series(1, :count))"
             ),
             {"count": count},
         )
-        return [int(value) for value in result.scalars()]
+        return list(result.scalar_one())  # one array, not a row per key
     highest = (await session.execute(select(func.max(table.c.id)))).scalar_one()
     start = int(highest or 0) + 1
     return list(range(start, start + count))
