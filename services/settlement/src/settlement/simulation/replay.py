@@ -65,27 +65,25 @@ class ReplayError(Exception):
         self.message = message
 
 
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
 def _items(raw: str) -> list[FeeItem]:
     """A stored bill's fee items (JSON: amounts as strings or numbers) as the engine's."""
-
-    def dec(value: Any) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
-
-    out = []
-    for item in json.loads(raw):
-        out.append(
-            FeeItem(
-                code=item["code"],
-                name=item["name"],
-                category=item["category"],
-                unit_price=Decimal(str(item["unit_price"])),
-                quantity=Decimal(str(item["quantity"])),
-                amount=dec(item.get("amount")),
-                self_pay_ratio=dec(item.get("self_pay_ratio")),
-                price_cap=dec(item.get("price_cap")),
-            )
+    return [
+        FeeItem(
+            item["code"],
+            item["name"],
+            item["category"],
+            Decimal(str(item["unit_price"])),
+            Decimal(str(item["quantity"])),
+            _decimal(item.get("amount")),
+            _decimal(item.get("self_pay_ratio")),
+            _decimal(item.get("price_cap")),
         )
-    return out
+        for item in json.loads(raw)
+    ]
 
 
 @dataclass(kw_only=True)
