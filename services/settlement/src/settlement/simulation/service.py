@@ -21,6 +21,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import aclosing
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
@@ -98,19 +99,31 @@ async def _replay(
     conn: Conn, policy_text: str, candidate: Policy, begin: date, end: date, processes: int
 ) -> Figures:
     """The period's figures under the candidate. One process: the batches are re-run in a
-    thread (the engine is CPU work). More: parts of whole person-years go to that many worker
-    processes while the next ones stream in (at most two parts per process in flight), and
-    their figures are merged in stream order, so the answer, and the first bill the candidate
-    cannot settle, are the same as in one process."""
-    batches = repository.stream_replay(conn, begin, end)
-    if processes <= 1:
-        replay = Replay(candidate, begin, end)
-        try:
-            async for batch in batches:
-                await asyncio.to_thread(replay.feed, batch)
-        except ReplayError as error:
-            _raise(error)
-        return replay.figures()
+    thread (the engine is CPU work). The stream is closed while the connection is held, also
+    when a bill stops the run."""
+    async with aclosing(repository.stream_replay(conn, begin, end)) as batches:
+        if processes <= 1:
+            replay = Replay(candidate, begin, end)
+            try:
+                async for batch in batches:
+                    await asyncio.to_thread(replay.feed, batch)
+            except ReplayError as error:
+                _raise(error)
+            return replay.figures()
+        return await _replay_in_processes(batches, policy_text, begin, end, processes)
+
+
+async def _replay_in_processes(
+    batches: AsyncIterator[Sequence[AnyRow]],
+    policy_text: str,
+    begin: date,
+    end: date,
+    processes: int,
+) -> Figures:
+    """Parts of whole person-years re-run in ``processes`` worker processes (spawned for the
+    request) while the next ones stream in, at most two parts per process in flight; their
+    figures are merged in stream order, so the answer, and the first bill the candidate
+    cannot settle, are the ones a single process gives."""
     loop = asyncio.get_running_loop()
     figures = Figures()
     pending: deque[asyncio.Future[Figures | ReplayError]] = deque()
