@@ -11,6 +11,7 @@ import os
 import random
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -127,6 +128,45 @@ def drop_database(dsn: str, name: str) -> None:
     asyncio.run(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def settlement_database(label: str, url: str | None, *, keep: bool) -> Iterator[tuple[str, bool]]:
+    """(URL, fresh): ``url`` as given (a database an earlier ``--keep`` run loaded), or a new
+    settlement database, migrated, dropped on the way out unless ``keep``."""
+    if url:
+        yield url, False
+        return
+    from settlement.cli import MIGRATIONS
+    from shared.db import run_migrations
+
+    dsn = admin_dsn()
+    url, name = create_database(dsn, label)
+    try:
+        run_migrations(MIGRATIONS, url)
+        print(f"  database {name}", flush=True)
+        yield url, True
+    finally:
+        if not keep:
+            drop_database(dsn, name)
+
+
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+
+
+def service_settings(url: str, **extra: Any) -> Any:
+    """The settlement service's settings for an in-process benchmark on ``url`` (the admin
+    token ``ADMIN_TOKEN``)."""
+    from settlement.config import Settings
+
+    return Settings(
+        env="test",
+        database_url=url,
+        admin_token=ADMIN_TOKEN,
+        registry_token="bench-registry-token-0123456789",
+        receipt_secret="bench-receipt-secret-0123456789",
+        **extra,
+    )
+
+
 def _texts(count: int, seed: int) -> list[tuple[str, str, int]]:
     """Realistic ``items`` and ``trace`` JSON of ``count`` different bills."""
     rng = random.Random(seed)
@@ -171,10 +211,12 @@ def bill_records(
     revoked_share: float = 0.03,
     prefix: str = "S",
     persons: int = 400_000,
+    first_person: int = 0,
 ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """``count`` (bill record, fund records) in ``BILL_COLUMNS`` / ``FUND_COLUMNS`` order, each
     revoked bill followed by its reversal (same day, amounts negated, ``refd_setl_flag`` 1).
-    ``hospitals``: (id, level) pairs; the n-th bill is patient ``n % persons``'s."""
+    ``hospitals``: (id, level) pairs; the n-th bill is patient ``first_person + n % persons``'s
+    (patients of different calls must differ where their stays would overlap)."""
     rng = random.Random(seed)
     texts = _texts(200, seed)
     deltas = json.dumps({"390100.inpatient": "1000.00"})
@@ -197,7 +239,7 @@ def bill_records(
             f"idem-{prefix}{n}",
             "0" * 64,
             status,
-            id_number(n % persons),
+            id_number(first_person + n % persons),
             "王芳",
             day - timedelta(days=5),
             day,

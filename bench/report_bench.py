@@ -23,21 +23,17 @@ import asyncpg
 import httpx
 
 from bench.admin_data import (
+    ADMIN_TOKEN,
     add_hospitals,
-    admin_dsn,
     bill_records,
     copy_bills,
-    create_database,
-    drop_database,
     replicate_bills,
+    service_settings,
+    settlement_database,
     vacuum_analyze,
 )
 from settlement.app import create_app
-from settlement.cli import MIGRATIONS
-from settlement.config import Settings
-from shared.db import run_migrations
 
-ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 YEAR = 2025
 GROUPINGS = ("hospital", "fund", "aid_class", "region", "day")
 SEED_BILLS = 20_000
@@ -82,14 +78,7 @@ async def plan(url: str) -> None:
 
 
 async def measure(url: str, runs: int) -> dict[str, float]:
-    settings = Settings(
-        env="test",
-        database_url=url,
-        admin_token=ADMIN_TOKEN,
-        registry_token="bench-registry-token-0123456789",
-        receipt_secret="bench-receipt-secret-0123456789",
-    )
-    app = create_app(settings)
+    app = create_app(service_settings(url))
     best: dict[str, float] = {}
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
@@ -131,27 +120,17 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--url", help="reuse a database loaded by an earlier --keep run")
     args = parser.parse_args()
-    dsn = admin_dsn()
-    name = None
-    if args.url:
-        url = args.url
-    else:
-        url, name = create_database(dsn, "report")
-    try:
-        if name is not None:
-            run_migrations(MIGRATIONS, url)
-            print(f"fund report over {args.bills:,} bills of {YEAR} (PostgreSQL, {name})")
+    print(f"fund report over {args.bills:,} bills of {YEAR} (PostgreSQL)", flush=True)
+    with settlement_database("report", args.url, keep=args.keep) as (url, fresh):
+        if fresh:
             asyncio.run(load(url, args.bills))
         asyncio.run(plan(url))
         best = asyncio.run(measure(url, args.runs))
-        slowest = max(best, key=lambda g: best[g])
-        print(
-            f"RESULT report over a year: {best[slowest]:.2f} s slowest ({slowest}; goal "
-            f"{GOAL_S:g} s); " + ", ".join(f"{g} {s:.2f} s" for g, s in best.items())
-        )
-    finally:
-        if name is not None and not args.keep:
-            drop_database(dsn, name)
+    slowest = max(best, key=lambda g: best[g])
+    print(
+        f"RESULT report over a year: {best[slowest]:.2f} s slowest ({slowest}; goal "
+        f"{GOAL_S:g} s); " + ", ".join(f"{g} {s:.2f} s" for g, s in best.items())
+    )
 
 
 if __name__ == "__main__":

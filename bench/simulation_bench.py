@@ -22,21 +22,17 @@ from datetime import date, timedelta
 import httpx
 
 from bench.admin_data import (
+    ADMIN_TOKEN,
     add_hospitals,
-    admin_dsn,
     bill_records,
     copy_bills,
-    create_database,
-    drop_database,
+    service_settings,
+    settlement_database,
     vacuum_analyze,
 )
 from settlement.app import create_app
-from settlement.cli import MIGRATIONS
-from settlement.config import Settings
 from settlement.engine import default_policy_dir
-from shared.db import run_migrations
 
-ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
 YEAR = 2025
 GOAL_S = 5.0
 STAYS_PER_PATIENT = 4
@@ -74,14 +70,7 @@ async def load(url: str, bills: int) -> None:
 
 async def measure(url: str, runs: int) -> tuple[float, float]:
     """(best wall seconds, CPU seconds of this process in that run)."""
-    settings = Settings(
-        env="test",
-        database_url=url,
-        admin_token=ADMIN_TOKEN,
-        registry_token="bench-registry-token-0123456789",
-        receipt_secret="bench-receipt-secret-0123456789",
-    )
-    app = create_app(settings)
+    app = create_app(service_settings(url))
     body = {"policy": candidate(), "from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"}
     figures: list[tuple[float, float]] = []
     async with app.router.lifespan_context(app):
@@ -117,24 +106,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--url", help="reuse a database loaded by an earlier --keep run")
     args = parser.parse_args()
-    dsn = admin_dsn()
-    name = None
-    if args.url:
-        url = args.url
-    else:
-        url, name = create_database(dsn, "whatif")
-    try:
-        if name is not None:
-            run_migrations(MIGRATIONS, url)
-            print(f"policy what-if over {args.bills:,} bills of {YEAR} (PostgreSQL, {name})")
+    print(f"policy what-if over {args.bills:,} bills of {YEAR} (PostgreSQL)", flush=True)
+    with settlement_database("whatif", args.url, keep=args.keep) as (url, fresh):
+        if fresh:
             asyncio.run(load(url, args.bills))
         wall, cpu = asyncio.run(measure(url, args.runs))
-        print(
-            f"RESULT what-if {args.bills} bills: {wall:.2f} s (goal {GOAL_S:g} s), CPU {cpu:.2f} s"
-        )
-    finally:
-        if name is not None and not args.keep:
-            drop_database(dsn, name)
+    print(f"RESULT what-if {args.bills} bills: {wall:.2f} s (goal {GOAL_S:g} s), CPU {cpu:.2f} s")
 
 
 if __name__ == "__main__":
