@@ -11,6 +11,7 @@ import os
 import random
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -127,6 +128,47 @@ def drop_database(dsn: str, name: str) -> None:
     asyncio.run(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def settlement_database(label: str, url: str | None, *, keep: bool) -> Iterator[tuple[str, bool]]:
+    """(URL, fresh): ``url`` as given (a database an earlier ``--keep`` run loaded), or a new
+    settlement database, migrated, dropped on the way out unless ``keep``."""
+    if url:
+        yield url, False
+        return
+    from settlement.cli import MIGRATIONS
+    from shared.db import run_migrations
+
+    dsn = admin_dsn()
+    url, name = create_database(dsn, label)
+    try:
+        run_migrations(MIGRATIONS, url)
+        print(f"  database {name}", flush=True)
+        yield url, True
+    finally:
+        if not keep:
+            drop_database(dsn, name)
+
+
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+
+
+def service_settings(url: str, **extra: Any) -> Any:
+    """The settlement service's settings for an in-process benchmark on ``url`` (the admin
+    token ``ADMIN_TOKEN``). The supervision medians are not refreshed in the background: that
+    refresh, run at start-up, reads every bill loaded and would be timed with the request."""
+    from settlement.config import Settings
+
+    return Settings(
+        env="test",
+        database_url=url,
+        admin_token=ADMIN_TOKEN,
+        registry_token="bench-registry-token-0123456789",
+        receipt_secret="bench-receipt-secret-0123456789",
+        supervision_refresh_s=0,
+        **extra,
+    )
+
+
 def _texts(count: int, seed: int) -> list[tuple[str, str, int]]:
     """Realistic ``items`` and ``trace`` JSON of ``count`` different bills."""
     rng = random.Random(seed)
@@ -170,10 +212,13 @@ def bill_records(
     seed: int,
     revoked_share: float = 0.03,
     prefix: str = "S",
+    persons: int = 400_000,
+    first_person: int = 0,
 ) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
     """``count`` (bill record, fund records) in ``BILL_COLUMNS`` / ``FUND_COLUMNS`` order, each
     revoked bill followed by its reversal (same day, amounts negated, ``refd_setl_flag`` 1).
-    ``hospitals``: (id, level) pairs."""
+    ``hospitals``: (id, level) pairs; the n-th bill is patient ``first_person + n % persons``'s
+    (patients of different calls must differ where their stays would overlap)."""
     rng = random.Random(seed)
     texts = _texts(200, seed)
     deltas = json.dumps({"390100.inpatient": "1000.00"})
@@ -196,7 +241,7 @@ def bill_records(
             f"idem-{prefix}{n}",
             "0" * 64,
             status,
-            id_number(n % 400_000),
+            id_number(first_person + n % persons),
             "王芳",
             day - timedelta(days=5),
             day,
@@ -363,6 +408,40 @@ async def copy_bills(
     finally:
         await conn.close()
     return total
+
+
+_COPY_SUFFIXED = ("setl_id", "visit_id", "idempotency_key", "init_setl_id")
+"""The bill columns that must differ between copies (keys and unique indexes)."""
+_COPY_PERSON = "overlay(id_number placing lpad((k + 10)::text, 2, '0') from 3 for 2)"
+"""Each copy's patients are others (digits 3-4 of the area code, so no two stays overlap)."""
+
+
+async def replicate_bills(url: str, copies: int) -> None:
+    """Make the loaded bills (and their fund rows) ``copies`` times as many in SQL, each copy's
+    keys suffixed ``-k`` (``INSERT … SELECT`` over ``generate_series``): a million realistic
+    bills in the time PostgreSQL takes to write them, not the time Python takes to make them.
+    Dates, hospitals and amounts repeat the originals'; ``copies`` ≤ 89."""
+    if copies <= 1:
+        return
+    suffix = "|| '-' || k"
+    bill_exprs = ", ".join(
+        f"{c} {suffix}" if c in _COPY_SUFFIXED else _COPY_PERSON if c == "id_number" else c
+        for c in BILL_COLUMNS
+    )
+    fund_exprs = ", ".join(f"{c} {suffix}" if c == "setl_id" else c for c in FUND_COLUMNS)
+    conn = await _connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                f"INSERT INTO bills ({', '.join(BILL_COLUMNS)}) SELECT {bill_exprs} "
+                f"FROM bills, generate_series(2, {copies}) AS k"
+            )
+            await conn.execute(
+                f"INSERT INTO bill_funds ({', '.join(FUND_COLUMNS)}) SELECT {fund_exprs} "
+                f"FROM bill_funds, generate_series(2, {copies}) AS k"
+            )
+    finally:
+        await conn.close()
 
 
 async def add_hospitals(url: str, count: int, regions: Sequence[str]) -> list[tuple[int, int, str]]:

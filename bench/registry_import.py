@@ -6,6 +6,11 @@ nothing. Prints rows/s per backend, PostgreSQL first.
 
     python bench/registry_import.py [--rows 100000] [--backend both|postgres|sqlite]
 
+With ``--cli`` (the large-data figure: ``--cli --rows 1000000``) the file is written to disk
+and imported on PostgreSQL by ``medaid-registry import FILE`` in a process of its own, as an
+ops team would; the wall time and that process's peak resident memory (``ru_maxrss`` from
+``wait4``) are printed, then the same file again (nothing changes).
+
 PostgreSQL: ``MEDAID_BENCH_DATABASE_URL`` (an empty database) if set, else a database created
 for the run on ``MEDAID_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
 and dropped after.
@@ -15,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import secrets
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -146,10 +154,65 @@ def bench(backend: str, data: bytes, rows: int) -> None:
             tmp.cleanup()
 
 
+IMPORT_GOAL_S = 60.0
+
+
+def _cli_import(path: Path, url: str) -> tuple[float, float, int, str]:
+    """``medaid-registry import path`` in a process of its own: (wall seconds, its CPU seconds,
+    its peak RSS in MiB, its standard output)."""
+    env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_ENV": "test"}
+    exe = Path(sys.executable).parent / "medaid-registry"
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([str(exe), "import", str(path)], env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise SystemExit(f"import exited {process.returncode}: {stderr[-2000:]}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, stdout
+
+
+def bench_cli(data: bytes, rows: int) -> None:
+    created = f"medaid_bench_import_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{created}"'))
+    url = _admin_dsn().rpartition("/")[0] + f"/{created}"
+    try:
+        migrate(url)
+        with tempfile.TemporaryDirectory(prefix="medaid-bench-") as tmp:
+            path = Path(tmp) / "registry.csv"
+            path.write_bytes(data)
+            del data
+            first, first_cpu, first_rss, output = _cli_import(path, url)
+            created_periods = json.loads(output)["periods"]["created"]
+            again, _, again_rss, output = _cli_import(path, url)
+            assert json.loads(output)["changed"] is False, output
+        print(
+            f"postgres, CLI: {rows:,} rows in {first:.2f} s = {rows / first:,.0f} rows/s, "
+            f"{first_cpu:.1f} s CPU, peak RSS {first_rss:,} MiB "
+            f"({created_periods:,} status periods created); "
+            f"same file again {again:.2f} s, peak RSS {again_rss:,} MiB (nothing changed)",
+            flush=True,
+        )
+        print(
+            f"RESULT registry import {rows} rows: {first:.2f} s (goal {IMPORT_GOAL_S:g} s), "
+            f"CPU {first_cpu:.1f} s, peak RSS {first_rss} MiB",
+            flush=True,
+        )
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--backend", choices=("both", "postgres", "sqlite"), default="both")
+    parser.add_argument(
+        "--cli", action="store_true", help="import with the CLI in a subprocess (PostgreSQL)"
+    )
     args = parser.parse_args()
     data, counts = generate(args.rows)
     print(
@@ -157,6 +220,9 @@ def main() -> None:
         f"{counts['persons']:,} persons, {len(data) / 1e6:.1f} MB",
         flush=True,
     )
+    if args.cli:
+        bench_cli(data, args.rows)
+        return
     backends = ("postgres", "sqlite") if args.backend == "both" else (args.backend,)
     for backend in backends:
         bench(backend, data, args.rows)

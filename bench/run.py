@@ -23,8 +23,10 @@ One run, on this machine, on PostgreSQL:
 Prints a summary and writes ``bench/results/latest.json``. Everything it starts is stopped
 and every database it created is dropped.
 
-    python -m bench.run [--duration 15] [--connections 32] [--threads 1] [--no-profile]
+    python -m bench.run [--duration 15] [--connections 32] [--threads 1] [--no-profile] [--large]
     python -m bench.run --only settle,settle_2w --duration 3   # those targets alone
+
+``--large`` adds the large-data figures (``bench/large_data.py``) under ``large_data``.
 """
 
 from __future__ import annotations
@@ -960,6 +962,12 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     parser.add_argument(
+        "--large",
+        action="store_true",
+        help="also the large-data figures (bench/large_data.py: 1,000,000-bill report, "
+        "what-if, reconciliation, 1,000,000-row registry import; adds 10+ minutes)",
+    )
+    parser.add_argument(
         "--catalogue",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -980,6 +988,10 @@ def main() -> None:
         results = bench.run()
     finally:
         bench.teardown()
+    if args.large:
+        from bench import large_data
+
+        results["large_data"] = large_data.run_all()
     settle, baseline = results.get("settle"), results.get("baseline")
     if settle and baseline and baseline.get("per_second"):
         results["ratio_settle_baseline"] = round(settle["per_second"] / baseline["per_second"], 3)
@@ -1011,6 +1023,10 @@ def main() -> None:
         print("\nsettlement database sessions under load (average count, state | query):")
         for name, count in list(waits.items())[:8]:
             print(f"  {count:5.2f}  {name}")
+    if "large_data" in results:
+        from bench.large_data import summary as large_summary
+
+        print("\nlarge data:\n" + large_summary(results["large_data"]))
     print(f"\nwritten: {written}")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from settlement.database import Database, dump_json
 from settlement.engine import FeeItem, PolicySet, apply_deltas, compute, default_policy_dir
 from settlement.models import metadata
-from settlement.simulation.service import Replay
+from settlement.simulation.replay import Replay
 from tests.settlement.admin.conftest import Service, admin_headers, local_day
 from tests.settlement.reports.synthetic import bill_funds, bills
 

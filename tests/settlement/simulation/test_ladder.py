@@ -11,7 +11,7 @@ from typing import Any
 
 from settlement.database import dump_json
 from settlement.engine import ladder_policy_dir, load_policy
-from settlement.simulation.service import Replay
+from settlement.simulation.replay import Replay
 from shared.idnumber import check_character
 from tests.settlement.admin.conftest import Service
 from tests.settlement.simulation.test_endpoints import simulate, some_bills

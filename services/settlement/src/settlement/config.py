@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -54,6 +55,9 @@ class Settings(ServiceSettings):
     max_reconciliation_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Body limit of ``POST /v1/reconciliations/detail`` (a 100,000-bill day is ~18 MB of
     JSON); every other request keeps ``max_body_bytes``."""
+    simulation_processes: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 8), ge=1)
+    """Worker processes the policy what-if re-runs a period's bills in (1: in the service's
+    own process, off the event loop); default: the machine's cores, at most 8."""
     receipt_secret: str | None = None
     """Key of the HMAC-SHA256 that signs a bill's ``receipt_url`` (at least 16 characters,
     better 32 random bytes; required outside ``ENV=dev``). Changing it ends every link given

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from sys import intern
 from typing import Any, Literal
 
 from registry.categories import CATEGORIES, HOUSEHOLD_CATEGORIES
@@ -78,12 +79,13 @@ class ParsedFile:
     errors: list[RowError]
 
 
-def _decode(data: bytes) -> tuple[str | None, RowError | None]:
+def _decode_error(data: bytes) -> RowError:
+    """The line of the first byte that is not UTF-8 (the file is known to have one)."""
     try:
-        return data.decode("utf-8-sig"), None
+        data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return None, RowError(line, None, "is not valid UTF-8 text")
+        return RowError(data.count(b"\n", 0, exc.start) + 1, None, "is not valid UTF-8 text")
+    raise AssertionError("the file decodes")  # pragma: no cover
 
 
 def _header_errors(header: list[str]) -> list[RowError]:
@@ -115,12 +117,14 @@ def _header_errors(header: list[str]) -> list[RowError]:
 
 def parse_csv(data: bytes) -> ParsedFile:
     """Every row validated on its own (formats, dates, categories, ID numbers) and, across rows,
-    that a household has one region and a person one household, name and relation."""
-    text, problem = _decode(data)
-    if text is None:
-        assert problem is not None
-        return ParsedFile([], [problem])
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    that a household has one region and a person one household, name and relation.
+
+    The text is decoded as it is read (never a second copy of the whole file), and the short
+    values that repeat from row to row (codes, names, relations, categories) are shared, so
+    the rows of a large file cost little more than their ID numbers."""
+    reader = csv.reader(
+        io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""), strict=True
+    )
     rows: list[ImportRow] = []
     errors: list[RowError] = []
     try:
@@ -139,6 +143,8 @@ def parse_csv(data: bytes) -> ParsedFile:
             row = _parse_row(line, record, errors)
             if row is not None:
                 rows.append(row)
+    except UnicodeDecodeError:
+        return ParsedFile([], [_decode_error(data)])
     except csv.Error as exc:
         errors.append(RowError(reader.line_num or 1, None, f"is not valid CSV: {exc}"))
     errors.extend(_cross_row_errors(rows))
@@ -154,6 +160,13 @@ def _parse_row(line: int, record: list[str], errors: list[RowError]) -> ImportRo
     household_code, region_code, id_number, name, relation, category, start, end = [
         cell.strip() for cell in record
     ]
+    household_code, region_code, name, relation, category = (
+        intern(household_code),
+        intern(region_code),
+        intern(name),
+        intern(relation),
+        intern(category),
+    )
     before = len(errors)
 
     if not _HOUSEHOLD_CODE.match(household_code):

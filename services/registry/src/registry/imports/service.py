@@ -31,9 +31,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import (
@@ -444,7 +445,7 @@ async def _apply(
         await _bulk_insert(
             session,
             households,
-            [
+            (
                 {
                     "id": new_id,
                     "household_code": r.household_code,
@@ -452,7 +453,7 @@ async def _apply(
                     **stamp,
                 }
                 for new_id, r in zip(ids, plan.new_households, strict=True)
-            ],
+            ),
         )
         plan.household_ids.update(
             (r.household_code, new_id) for new_id, r in zip(ids, plan.new_households, strict=True)
@@ -463,7 +464,7 @@ async def _apply(
         await _bulk_insert(
             session,
             persons,
-            [
+            (
                 {
                     "id": new_id,
                     "id_number": r.id_number,
@@ -473,7 +474,7 @@ async def _apply(
                     **stamp,
                 }
                 for new_id, r in zip(ids, plan.new_persons, strict=True)
-            ],
+            ),
         )
         plan.person_ids.update(
             (r.id_number, new_id) for new_id, r in zip(ids, plan.new_persons, strict=True)
@@ -512,7 +513,7 @@ async def _apply(
         await _bulk_insert(
             session,
             status_periods,
-            [
+            (
                 {
                     "household_id": plan.household_ids[row.household_code],
                     "person_id": plan.person_ids[row.id_number] if kind == "p" else None,
@@ -523,7 +524,7 @@ async def _apply(
                     **stamp,
                 }
                 for (kind, _, category, start), row in plan.new_periods
-            ],
+            ),
         )
 
     if plan.closures:
@@ -566,32 +567,40 @@ async def _allocate_ids(session: AsyncSession, table: Table, count: int) -> list
     if _dialect(session) == "postgresql":
         result = await session.execute(
             text(
-                f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                "FROM generate_series(1, :count)"
+                f"SELECT array(SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                "FROM generate_series(1, :count))"
             ),
             {"count": count},
         )
-        return [int(value) for value in result.scalars()]
+        return list(result.scalar_one())  # one array, not a row per key
     highest = (await session.execute(select(func.max(table.c.id)))).scalar_one()
     start = int(highest or 0) + 1
     return list(range(start, start + count))
 
 
-async def _bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in one go, every row with the same keys: PostgreSQL's COPY; on SQLite
-    one driver-level executemany, each distinct value converted once (a file's dates and the
-    import's timestamp repeat on every row)."""
-    if not rows:
+BULK_CHUNK = 20_000
+"""Rows per ``COPY`` (or executemany) of a bulk insert: the rows of a large import are never
+all built at once."""
+
+
+async def _bulk_insert(session: AsyncSession, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert many rows, every row with the same keys, in chunks of ``BULK_CHUNK`` within the
+    transaction: PostgreSQL's COPY; on SQLite one driver-level executemany per chunk, each
+    distinct value converted once (a file's dates and the import's timestamp repeat on every
+    row)."""
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
         return
-    columns = list(rows[0])
+    columns = list(first)
+    records = (tuple(r[c] for c in columns) for r in chain((first,), iterator))
     connection = await session.connection()
     if _dialect(session) == "postgresql":
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        await driver.copy_records_to_table(
-            table.name, records=[tuple(r[c] for c in columns) for r in rows], columns=columns
-        )
+        while chunk := list(islice(records, BULK_CHUNK)):
+            await driver.copy_records_to_table(table.name, records=chunk, columns=columns)
         return
     dialect = connection.dialect
     converters = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
@@ -611,7 +620,7 @@ async def _bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str,
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})"
     )
-    await connection.exec_driver_sql(
-        statement,
-        [tuple(convert(i, r[c]) for i, c in enumerate(columns)) for r in rows],
-    )
+    while chunk := list(islice(records, BULK_CHUNK)):
+        await connection.exec_driver_sql(
+            statement, [tuple(convert(i, v) for i, v in enumerate(r)) for r in chunk]
+        )

@@ -3,23 +3,29 @@ made, person-year by person-year."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from datetime import date
+from typing import cast
 
 from sqlalchemy import and_, exists, select
 
 from settlement.bills.models import BillRow
 from settlement.database import AnyRow, Conn, table_of
 from settlement.reports.repository import BOOKED
+from settlement.simulation.replay import ReplayRow
 
 bills = table_of(BillRow)
 BATCH = 2000
 
 
-async def stream_replay(conn: Conn, begin: date, end: date) -> AsyncIterator[Sequence[AnyRow]]:
+async def stream_replay(
+    conn: Conn, begin: date, end: date
+) -> AsyncGenerator[Sequence[AnyRow], None]:
     """Every record (bill or reversal) of a person-year that has a record in the period, made
     up to the period's end, ordered by person, year and time: the bills and revokes as they
-    happened, so each record is re-run on the running totals it met."""
+    happened, so each record is re-run on the running totals it met. The columns are
+    ``ReplayRow``'s."""
     in_period = bills.alias("in_period")
     touched = exists().where(
         and_(
@@ -31,26 +37,12 @@ async def stream_replay(conn: Conn, begin: date, end: date) -> AsyncIterator[Seq
         )
     )
     stmt = (
-        select(
-            bills.c.setl_id,
-            bills.c.id_number,
-            bills.c.acc_year,
-            bills.c.setl_date,
-            bills.c.visit_type,
-            bills.c.hospital_level,
-            bills.c.admitted_on,
-            bills.c.diagnoses,
-            bills.c.categories,
-            bills.c["items"],
-            bills.c.deltas,
-            bills.c.policy_version,
-            bills.c.fund_pay_sumamt,
-            bills.c.psn_cash_pay,
-            bills.c.refd_setl_flag,
-            bills.c.init_setl_id,
-        )
+        select(*(bills.c[name] for name in ReplayRow._fields))
         .where(bills.c.status.in_(BOOKED), bills.c.setl_date <= end, touched)
         .order_by(bills.c.id_number, bills.c.acc_year, bills.c.setl_time, bills.c.setl_id)
     )
-    async for batch in conn.stream(stmt, batch=BATCH):
-        yield batch
+    # Closed here, while the connection is still held, when the caller stops early.
+    stream = cast(AsyncGenerator[Sequence[AnyRow], None], conn.stream(stmt, batch=BATCH))
+    async with aclosing(stream) as batches:
+        async for batch in batches:
+            yield batch

@@ -36,4 +36,6 @@ async def simulate_policy(
     start of each person's year; the person's earlier records of that year are re-run under
     the candidate too. Nothing is stored. An invalid policy is a 422 naming the key
     (`policy.funds[1].ratio`)."""
-    return await service.simulate(ctx.db, body.policy, body.from_, body.to)
+    return await service.simulate(
+        ctx.db, body.policy, body.from_, body.to, processes=ctx.settings.simulation_processes
+    )

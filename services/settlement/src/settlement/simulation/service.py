@@ -17,28 +17,21 @@ so a period's figures, like its books, never change once it is over. Nothing is 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import multiprocessing
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import aclosing
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from settlement.database import AnyRow, Database
-from settlement.engine import (
-    TEMPORARY_ASSISTANCE_KEY,
-    Bill,
-    BillInputError,
-    FeeItem,
-    Policy,
-    PolicyError,
-    apply_deltas,
-    compute,
-    load_policy,
-)
+from settlement.database import AnyRow, Conn, Database
+from settlement.engine import Policy, PolicyError, load_policy
 from settlement.engine.policy import check_plan
 from settlement.reports import repository as reports
 from settlement.simulation import repository
+from settlement.simulation.replay import Figures, Replay, ReplayError, ReplayRow, replay_part
 from settlement.simulation.schemas import (
     MAX_SIMULATION_DAYS,
     START_RULE,
@@ -47,10 +40,11 @@ from settlement.simulation.schemas import (
     SimulationResult,
 )
 from shared.errors import Unprocessable
-from shared.idnumber import age_on
 from shared.money import signed_money_str
 
 ZERO = Decimal("0.00")
+PART_ROWS = 2000
+"""Records per part a worker process replays (whole person-years, so a part may be longer)."""
 
 
 def parse_candidate(text: str) -> Policy:
@@ -68,122 +62,6 @@ def parse_candidate(text: str) -> Policy:
         ) from None
 
 
-def _items(raw: str) -> list[FeeItem]:
-    def dec(value: Any) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
-
-    out = []
-    for item in json.loads(raw):
-        out.append(
-            FeeItem(
-                code=item["code"],
-                name=item["name"],
-                category=item["category"],
-                unit_price=Decimal(str(item["unit_price"])),
-                quantity=Decimal(str(item["quantity"])),
-                amount=dec(item.get("amount")),
-                self_pay_ratio=dec(item.get("self_pay_ratio")),
-                price_cap=dec(item.get("price_cap")),
-            )
-        )
-    return out
-
-
-@dataclass
-class Replay:
-    """The state of a simulation as the ordered bills stream through it."""
-
-    candidate: Policy
-    begin: date
-    end: date
-    person: tuple[str, int] | None = None
-    totals: dict[str, Decimal] = field(default_factory=dict)
-    replayed: int = 0
-    bills: int = 0
-    versions: set[str] = field(default_factory=set)
-    paid: dict[str, Decimal] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
-    fund_sum: tuple[Decimal, Decimal] = (ZERO, ZERO)
-    cash_sum: tuple[Decimal, Decimal] = (ZERO, ZERO)
-    cash_by_patient: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
-    reversals: int = 0
-    made: dict[str, Bill] = field(default_factory=dict)
-    """The candidate's bills of the current person-year, by ``setl_id`` (for their reversals)."""
-
-    def _count(self, row: AnyRow, bill: Bill, reversal: bool) -> None:
-        """A record of the period: the stored amounts beside the candidate's (negated for a
-        reversal)."""
-
-        def signed(amount: Decimal) -> Decimal:
-            return ZERO - amount if reversal else amount
-
-        self.bills += 1
-        self.reversals += int(reversal)
-        self.versions.add(row.policy_version)
-        for detail in bill.setldetail:
-            code = detail.fund_pay_type
-            self.paid[code] = self.paid.get(code, ZERO) + signed(detail.fund_payamt)
-            self.names.setdefault(code, detail.fund_pay_type_name)
-        self.fund_sum = (
-            self.fund_sum[0] + row.fund_pay_sumamt,
-            self.fund_sum[1] + signed(bill.fund_pay_sumamt),
-        )
-        self.cash_sum = (
-            self.cash_sum[0] + row.psn_cash_pay,
-            self.cash_sum[1] + signed(bill.psn_cash_pay),
-        )
-        before, after = self.cash_by_patient.get(row.id_number, (ZERO, ZERO))
-        self.cash_by_patient[row.id_number] = (
-            before + row.psn_cash_pay,
-            after + signed(bill.psn_cash_pay),
-        )
-
-    def feed(self, rows: Sequence[AnyRow]) -> None:
-        candidate = self.candidate
-        for row in rows:
-            person = (row.id_number, row.acc_year)
-            if person != self.person:
-                self.person = person
-                self.totals = {}
-                self.made = {}
-            if row.refd_setl_flag:
-                # The bill is earlier in the same person-year's stream (settled before it was
-                # revoked); the revoke took its deltas back out of the running totals.
-                reversed_bill = self.made.pop(row.init_setl_id, None)
-                if reversed_bill is None:  # pragma: no cover - a reversal names a stored bill
-                    continue
-                self.totals = apply_deltas(self.totals, reversed_bill.deltas, -1)
-                self.replayed += 1
-                if row.setl_date >= self.begin:
-                    self._count(row, reversed_bill, reversal=True)
-                continue
-            deltas = json.loads(row.deltas)
-            grant = Decimal(str(deltas.get(TEMPORARY_ASSISTANCE_KEY, "0")))
-            try:
-                bill = compute(
-                    candidate,
-                    hospital_level=row.hospital_level,
-                    visit_type=row.visit_type,
-                    aid_class=candidate.aid_class_for(json.loads(row.categories)),
-                    items=_items(row.items),
-                    totals=self.totals,
-                    grant_balance=grant,
-                    diagnoses=json.loads(row.diagnoses),
-                    age=age_on(row.id_number, row.admitted_on),
-                )
-            except BillInputError as exc:
-                field_name = "policy.hospital_levels" if exc.field == "hospital_level" else "policy"
-                raise Unprocessable(
-                    f"The candidate policy cannot settle bill {row.setl_id}: {exc}",
-                    errors=[{"field": field_name, "message": f"bill {row.setl_id}: {exc}"}],
-                ) from None
-            self.totals = apply_deltas(self.totals, bill.deltas)
-            self.made[row.setl_id] = bill
-            self.replayed += 1
-            if row.setl_date >= self.begin:
-                self._count(row, bill, reversal=False)
-
-
 def _comparison(in_force: Decimal, candidate: Decimal) -> dict[str, Any]:
     return {
         "in_force": in_force,
@@ -192,7 +70,89 @@ def _comparison(in_force: Decimal, candidate: Decimal) -> dict[str, Any]:
     }
 
 
-async def simulate(db: Database, policy_text: str, begin: date, end: date) -> SimulationResult:
+def _raise(error: ReplayError) -> None:
+    raise Unprocessable(
+        f"The candidate policy cannot settle bill {error.setl_id}: {error.message}",
+        errors=[{"field": error.field, "message": f"bill {error.setl_id}: {error.message}"}],
+    )
+
+
+async def _person_years(batches: AsyncIterator[Sequence[AnyRow]]) -> AsyncIterator[list[ReplayRow]]:
+    """The streamed records in parts of about ``PART_ROWS``, never splitting a person-year."""
+    part: list[ReplayRow] = []
+    async for batch in batches:
+        part.extend(ReplayRow._make(row) for row in batch)
+        if len(part) < PART_ROWS:
+            continue
+        last = part[-1][1:3]  # (id_number, acc_year)
+        cut = len(part)
+        while cut and part[cut - 1][1:3] == last:
+            cut -= 1
+        if cut:
+            yield part[:cut]
+            part = part[cut:]
+    if part:
+        yield part
+
+
+async def _replay(
+    conn: Conn, policy_text: str, candidate: Policy, begin: date, end: date, processes: int
+) -> Figures:
+    """The period's figures under the candidate. One process: the batches are re-run in a
+    thread (the engine is CPU work). The stream is closed while the connection is held, also
+    when a bill stops the run."""
+    async with aclosing(repository.stream_replay(conn, begin, end)) as batches:
+        if processes <= 1:
+            replay = Replay(candidate, begin, end)
+            try:
+                async for batch in batches:
+                    await asyncio.to_thread(replay.feed, batch)
+            except ReplayError as error:
+                _raise(error)
+            return replay.figures()
+        return await _replay_in_processes(batches, policy_text, begin, end, processes)
+
+
+async def _replay_in_processes(
+    batches: AsyncIterator[Sequence[AnyRow]],
+    policy_text: str,
+    begin: date,
+    end: date,
+    processes: int,
+) -> Figures:
+    """Parts of whole person-years re-run in ``processes`` worker processes (spawned for the
+    request) while the next ones stream in, at most two parts per process in flight; their
+    figures are merged in stream order, so the answer, and the first bill the candidate
+    cannot settle, are the ones a single process gives."""
+    loop = asyncio.get_running_loop()
+    figures = Figures()
+    pending: deque[asyncio.Future[Figures | ReplayError]] = deque()
+
+    def merge(result: Figures | ReplayError) -> None:
+        if isinstance(result, ReplayError):
+            _raise(result)
+        else:
+            figures.merge(result)
+
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        async for part in _person_years(batches):
+            pending.append(loop.run_in_executor(pool, replay_part, policy_text, begin, end, part))
+            if len(pending) >= 2 * processes:
+                merge(await pending.popleft())
+        while pending:
+            merge(await pending.popleft())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return figures
+
+
+async def simulate(
+    db: Database, policy_text: str, begin: date, end: date, *, processes: int = 1
+) -> SimulationResult:
+    """The candidate's figures against the books of ``begin``..``end`` (local dates), the
+    records re-run in ``processes`` worker processes (1: in this one). Raises
+    ``Unprocessable`` for a bad period or candidate, or a bill the candidate cannot settle."""
     if end < begin:
         raise Unprocessable.field("to", "must not be before from")
     if (end - begin).days + 1 > MAX_SIMULATION_DAYS:
@@ -200,12 +160,9 @@ async def simulate(db: Database, policy_text: str, begin: date, end: date) -> Si
             "to", f"the period must not be longer than {MAX_SIMULATION_DAYS} days"
         )
     candidate = parse_candidate(policy_text)
-    replay = Replay(candidate, begin, end)
     async with db.read() as conn:
         in_force_rows = await reports.by_fund(conn, begin, end)
-        async for batch in repository.stream_replay(conn, begin, end):
-            # The engine is CPU work: run each batch off the event loop.
-            await asyncio.to_thread(replay.feed, batch)
+        replay = await _replay(conn, policy_text, candidate, begin, end, processes)
     in_force = {cast(str, r.key): r.fund_payamt or ZERO for r in in_force_rows}
     names = {cast(str, r.key): cast(str, r.name) for r in in_force_rows}
     names.update(replay.names)
