@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from settlement.deps import HospitalDep, RequestIdDep, SettlementsDep
 from settlement.schemas import IsoDate
@@ -45,7 +57,14 @@ async def settle_request(request: Request) -> SettleRequest:
     field under ``body``, a 422 problem): an empty body is missing, a body without a JSON
     content type is not an object, bad JSON says why; a body that is not UTF-8 is a 422
     naming ``body`` as before."""
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        # The client went away, or the body limit answered 413 and ended the stream: this
+        # answer is not delivered (as FastAPI answers a body it could not read).
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "The request body could not be read."
+        ) from None
     if not body:
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
         raise RequestValidationError([missing])
@@ -93,8 +112,8 @@ def _json(bill: BillOut, status_code: int) -> Response:
     openapi_extra=_SETTLE_BODY_DOC,
 )
 async def preview_settlement(
+    hospital: HospitalDep,  # first: the caller is known before the body is read
     body: SettleBody,
-    hospital: HospitalDep,
     settlements: SettlementsDep,
     request_id: RequestIdDep,
 ) -> Response:
@@ -116,8 +135,8 @@ async def preview_settlement(
     openapi_extra=_SETTLE_BODY_DOC,
 )
 async def settle(
+    hospital: HospitalDep,  # first: a caller without a valid token gets 401, not the body's 422
     body: SettleBody,
-    hospital: HospitalDep,
     settlements: SettlementsDep,
     request_id: RequestIdDep,
     idempotency_key: IdempotencyKey,
