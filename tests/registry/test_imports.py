@@ -272,3 +272,20 @@ async def test_concurrent_imports_of_one_file_write_it_once(client, count_rows) 
     counts = await count_rows()
     assert counts["persons"] == 4
     assert counts["status_periods"] == 3
+
+
+async def test_an_exit_and_a_new_period_in_one_file(client) -> None:
+    """The file ends an open period of the registry and starts the next one: the overlap
+    check sees the registry's period as the file ends it."""
+    first = ("H002", "370303", LONER, "赵德明", "户主", "destitute", "2015-01-01", "")
+    assert (await post_csv(client, csv_text([first]))).status_code == 200
+    late_exit = [(*first[:7], "2020-06-30"), (*first[:6], "2020-01-01", "")]
+    response = await post_csv(client, csv_text(late_exit))
+    assert response.status_code == 422
+    assert [(e["row"], e["column"], e["message"]) for e in response.json()["errors"]] == [
+        (3, "effective_from", "overlaps the destitute period 2015-01-01 to 2020-06-30 on line 2")
+    ]
+    exit_then_again = [(*first[:7], "2019-12-31"), (*first[:6], "2020-01-01", "")]
+    response = await post_csv(client, csv_text(exit_then_again))
+    assert response.status_code == 200, response.text
+    assert response.json()["periods"] == {"created": 1, "closed": 1, "unchanged": 0}

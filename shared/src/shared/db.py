@@ -470,6 +470,22 @@ class _CoreConn:
             )
 
 
+async def session_conn(session: AsyncSession) -> Conn:
+    """The session's connection, in the session's transaction, as a :class:`Conn`: for
+    ``copy`` and ``stream`` (and set-based statements) in a service that works on a session.
+    On PostgreSQL the statements run on the asyncpg connection underneath; SQLAlchemy's
+    session sees their effects as its own (one connection, one transaction)."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return _CoreConn(connection)
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():  # SQLAlchemy begins at the session's first statement
+        await connection.exec_driver_sql("SELECT 1")
+    return _PgConn(driver, _StatementCache(connection.dialect))
+
+
 class _AsyncpgPoolStats:
     """An asyncpg pool read like SQLAlchemy's (for the pool metrics)."""
 

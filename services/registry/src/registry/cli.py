@@ -10,7 +10,7 @@ import asyncio
 import json
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from pydantic import ValidationError
@@ -117,14 +117,15 @@ def serve(
     )
 
 
-def _run_import(data: bytes, *, dry_run: bool, actor: str) -> ImportResult:
+def _run_import(source: bytes | BinaryIO, *, dry_run: bool, actor: str) -> ImportResult:
+    """Import a file's bytes, or an open file (read as a stream: its size does not matter)."""
     settings = _settings()
 
     async def go() -> ImportResult:
         engine = make_engine(settings.database_url, pool_size=1)
         try:
             async with transaction(make_sessionmaker(engine)) as session:
-                return await import_csv(session, data, actor=Actor(actor), dry_run=dry_run)
+                return await import_csv(session, source, actor=Actor(actor), dry_run=dry_run)
         finally:
             await engine.dispose()
 
@@ -142,21 +143,23 @@ def import_file(
 ) -> None:
     """Import a CSV file: all or nothing, and importing it again changes nothing."""
     try:
-        data = file.read_bytes()
+        stream = file.open("rb")
     except OSError as exc:
         typer.echo(f"medaid-registry: cannot read {file}: {exc.strerror}", err=True)
         raise typer.Exit(2) from None
-    _require_migrated(_settings())
     try:
-        result = _run_import(data, dry_run=dry_run, actor="cli")
+        _require_migrated(_settings())
+        result = _run_import(stream, dry_run=dry_run, actor="cli")
     except ImportRejected as exc:
         typer.echo(f"{file}: {exc.detail}", err=True)
         for error in exc.row_errors[:200]:
             column = f" {error.column}" if error.column else ""
             typer.echo(f"  line {error.row}{column}: {error.message}", err=True)
-        if len(exc.row_errors) > 200:
-            typer.echo(f"  … and {len(exc.row_errors) - 200} more", err=True)
+        if exc.error_count > 200:
+            typer.echo(f"  … and {exc.error_count - 200} more", err=True)
         raise typer.Exit(1) from None
+    finally:
+        stream.close()
     _report(result)
 
 

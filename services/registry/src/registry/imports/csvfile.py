@@ -1,19 +1,24 @@
 """Reading the poverty office's CSV file: the header, then one person (and status) per row.
 
-Pure: bytes in, validated rows and every problem out (``row`` = line number in the file, the
-header being line 1). No database access here; the registry checks happen in ``service``.
+Pure: bytes in, rows valid on their own and their problems out (``row`` = line number in the
+file, the header being line 1). The file is read as a stream, one row at a time; the checks
+across rows (a person in one household, a household in one region, periods that do not
+overlap) and against the registry happen in the database, in ``service``, on the rows read
+here.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
-from collections import defaultdict
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from sys import intern
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from registry.categories import CATEGORIES, HOUSEHOLD_CATEGORIES
 from registry.fields import (
@@ -24,6 +29,9 @@ from registry.fields import (
     parse_iso_date,
 )
 from shared.idnumber import validate_id_number
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 HEADER = (
     "household_code",
@@ -60,6 +68,39 @@ class RowError:
         }
 
 
+def _order(error: RowError) -> tuple[int, str]:
+    return (error.row, error.column or "")
+
+
+class Problems:
+    """The problems found in a file, in bounded memory: ``count`` of all of them, and the
+    first ``keep`` in (row, column) order (problems arrive in any order: the rows' own in file
+    order, those the database finds after)."""
+
+    def __init__(self, keep: int = sys.maxsize) -> None:
+        self.count = 0
+        self._keep = keep
+        self._kept: list[RowError] = []
+
+    def add(self, error: RowError) -> None:
+        self.count += 1
+        self._kept.append(error)
+        if len(self._kept) >= 2 * self._keep:
+            self._kept = self.first()
+
+    def first(self) -> list[RowError]:
+        """The first ``keep`` problems by (row, column); among equals, in the order added."""
+        return sorted(self._kept, key=_order)[: self._keep]
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
+Kind = Literal["h", "p"]
+"""Whose status period a row records: ``h`` the household's (a household-level category,
+whichever member's row carries it), ``p`` the person's."""
+
+
 @dataclass(frozen=True, slots=True)
 class ImportRow:
     line: int
@@ -72,6 +113,89 @@ class ImportRow:
     effective_from: date | None
     effective_to: date | None
 
+    @property
+    def kind(self) -> Kind | None:
+        """``h``, ``p``, or None for a row without status."""
+        if self.category is None:
+            return None
+        return "h" if self.category in HOUSEHOLD_CATEGORIES else "p"
+
+
+class NotText(Exception):
+    """The file is not UTF-8 text: ``error`` names the line of its first bad byte, and is the
+    only problem reported (nothing after it can be read)."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _Hashing(io.RawIOBase):
+    """A binary stream read through, its SHA-256 taken on the way."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        data = self._source.read(len(memoryview(buffer)))
+        memoryview(buffer)[: len(data)] = data
+        self.digest.update(data)
+        return len(data)
+
+
+class FileReader:
+    """One pass over an import file (a binary stream that can seek: an open file, or
+    ``io.BytesIO``), iterated as the rows that are valid on their own, in file order, one at a
+    time. Each row's problems, and the header's, go to ``problems``; a file that is not valid
+    CSV ends at that row, its problem added. A byte that is not UTF-8 raises :class:`NotText`.
+
+    After the pass: ``rows`` (data rows read, blank lines not counted, rows with problems
+    included) and ``sha256`` (of the bytes read: the whole file when it had no problem)."""
+
+    def __init__(self, source: BinaryIO, problems: Problems) -> None:
+        self._source = source
+        self._hashing = _Hashing(source)
+        self._problems = problems
+        self.rows = 0
+
+    @property
+    def sha256(self) -> str:
+        return self._hashing.digest.hexdigest()
+
+    def __iter__(self) -> Iterator[ImportRow]:
+        text = io.TextIOWrapper(
+            io.BufferedReader(self._hashing, 1 << 16), encoding="utf-8-sig", newline=""
+        )
+        reader = csv.reader(text, strict=True)
+        problems = self._problems
+        try:
+            header = next(reader, None)
+            if header is None or not any(cell.strip() for cell in header):
+                problems.add(RowError(1, None, f"the file is empty; expected {HEADER_LINE}"))
+                return
+            if _header_error(header, problems):
+                return
+            previous = reader.line_num
+            for record in reader:
+                line = previous + 1
+                previous = reader.line_num
+                if not any(cell.strip() for cell in record):
+                    continue  # blank line, or a spreadsheet's row of empty cells
+                self.rows += 1
+                row = _parse_row(line, record, problems)
+                if row is not None:
+                    yield row
+        except UnicodeDecodeError:
+            raise NotText(
+                RowError(_undecodable_line(self._source), None, "is not valid UTF-8 text")
+            ) from None
+        except csv.Error as exc:
+            problems.add(RowError(reader.line_num or 1, None, f"is not valid CSV: {exc}"))
+
 
 @dataclass
 class ParsedFile:
@@ -79,83 +203,62 @@ class ParsedFile:
     errors: list[RowError]
 
 
-def _decode_error(data: bytes) -> RowError:
-    """The line of the first byte that is not UTF-8 (the file is known to have one)."""
+def parse_csv(data: bytes) -> ParsedFile:
+    """A small file read whole (the demo data, tests): its rows valid on their own and every
+    problem of the rows themselves (the checks across rows need the database)."""
+    problems = Problems()
     try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return RowError(data.count(b"\n", 0, exc.start) + 1, None, "is not valid UTF-8 text")
+        rows = list(FileReader(io.BytesIO(data), problems))
+    except NotText as exc:
+        return ParsedFile([], [exc.error])
+    return ParsedFile(rows, problems.first())
+
+
+def _undecodable_line(source: BinaryIO) -> int:
+    """The line (counted by ``\\n``) of the file's first byte that is not UTF-8; the file is
+    known to have one."""
+    source.seek(0)
+    for number, line in enumerate(source, 1):
+        try:
+            (line.removeprefix(b"\xef\xbb\xbf") if number == 1 else line).decode("utf-8")
+        except UnicodeDecodeError:
+            return number
     raise AssertionError("the file decodes")  # pragma: no cover
 
 
-def _header_errors(header: list[str]) -> list[RowError]:
+def _header_error(header: list[str], problems: Problems) -> bool:
+    """Whether the header is wrong (its problem added)."""
     names = [name.strip() for name in header]
     if tuple(names) == HEADER:
-        return []
+        return False
     for position, expected in enumerate(HEADER):
         found = names[position] if position < len(names) else None
         if found != expected:
             shown = "nothing" if found is None else repr(found[:40])
-            return [
+            problems.add(
                 RowError(
                     1,
                     expected,
                     f"header column {position + 1} must be {expected!r}, found {shown}; "
                     f"the header must be exactly: {HEADER_LINE}",
                 )
-            ]
+            )
+            return True
     extra = names[len(HEADER)]
-    return [
+    problems.add(
         RowError(
             1,
             extra[:40] or None,
             f"unexpected header column {len(HEADER) + 1}; the header must be exactly: "
             f"{HEADER_LINE}",
         )
-    ]
-
-
-def parse_csv(data: bytes) -> ParsedFile:
-    """Every row validated on its own (formats, dates, categories, ID numbers) and, across rows,
-    that a household has one region and a person one household, name and relation.
-
-    The text is decoded as it is read (never a second copy of the whole file), and the short
-    values that repeat from row to row (codes, names, relations, categories) are shared, so
-    the rows of a large file cost little more than their ID numbers."""
-    reader = csv.reader(
-        io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=""), strict=True
     )
-    rows: list[ImportRow] = []
-    errors: list[RowError] = []
-    try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            return ParsedFile([], [RowError(1, None, f"the file is empty; expected {HEADER_LINE}")])
-        errors.extend(_header_errors(header))
-        if errors:
-            return ParsedFile([], errors)
-        previous = reader.line_num
-        for record in reader:
-            line = previous + 1
-            previous = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue  # blank line, or a spreadsheet's row of empty cells
-            row = _parse_row(line, record, errors)
-            if row is not None:
-                rows.append(row)
-    except UnicodeDecodeError:
-        return ParsedFile([], [_decode_error(data)])
-    except csv.Error as exc:
-        errors.append(RowError(reader.line_num or 1, None, f"is not valid CSV: {exc}"))
-    errors.extend(_cross_row_errors(rows))
-    return ParsedFile(rows, errors)
+    return True
 
 
-def _parse_row(line: int, record: list[str], errors: list[RowError]) -> ImportRow | None:
+def _parse_row(line: int, record: list[str], errors: Problems) -> ImportRow | None:
     if len(record) != len(HEADER):
-        errors.append(
-            RowError(line, None, f"has {len(record)} fields; every row needs {len(HEADER)}")
-        )
+        errors.add(RowError(line, None, f"has {len(record)} fields; every row needs {len(HEADER)}"))
         return None
     household_code, region_code, id_number, name, relation, category, start, end = [
         cell.strip() for cell in record
@@ -167,29 +270,27 @@ def _parse_row(line: int, record: list[str], errors: list[RowError]) -> ImportRo
         intern(relation),
         intern(category),
     )
-    before = len(errors)
+    before = errors.count
 
     if not _HOUSEHOLD_CODE.match(household_code):
-        errors.append(
-            RowError(line, "household_code", "must be 1 to 40 letters, digits, '-' or '_'")
-        )
+        errors.add(RowError(line, "household_code", "must be 1 to 40 letters, digits, '-' or '_'"))
     if not _REGION_CODE.match(region_code):
-        errors.append(RowError(line, "region_code", "must be 6 to 12 digits"))
+        errors.add(RowError(line, "region_code", "must be 6 to 12 digits"))
     try:
         id_number = validate_id_number(id_number)
     except ValueError as exc:
-        errors.append(RowError(line, "id_number", str(exc) if id_number else "is required"))
+        errors.add(RowError(line, "id_number", str(exc) if id_number else "is required"))
     if not name:
-        errors.append(RowError(line, "name", "is required"))
+        errors.add(RowError(line, "name", "is required"))
     elif len(name) > NAME_MAX:
-        errors.append(RowError(line, "name", f"must be at most {NAME_MAX} characters"))
+        errors.add(RowError(line, "name", f"must be at most {NAME_MAX} characters"))
     if len(relation) > RELATION_MAX:
-        errors.append(RowError(line, "relation", f"must be at most {RELATION_MAX} characters"))
+        errors.add(RowError(line, "relation", f"must be at most {RELATION_MAX} characters"))
 
     effective_from: date | None = None
     effective_to: date | None = None
     if category and category not in _CATEGORY_SET:
-        errors.append(
+        errors.add(
             RowError(
                 line,
                 "category",
@@ -199,20 +300,20 @@ def _parse_row(line: int, record: list[str], errors: list[RowError]) -> ImportRo
         )
     if category:
         if not start:
-            errors.append(RowError(line, "effective_from", "is required when a category is given"))
+            errors.add(RowError(line, "effective_from", "is required when a category is given"))
         else:
             effective_from = _date(line, "effective_from", start, errors)
         if end:
             effective_to = _date(line, "effective_to", end, errors)
         if effective_from and effective_to and effective_to < effective_from:
-            errors.append(RowError(line, "effective_to", "is before effective_from"))
+            errors.add(RowError(line, "effective_to", "is before effective_from"))
     else:
         if start:
-            errors.append(RowError(line, "effective_from", "must be empty when category is empty"))
+            errors.add(RowError(line, "effective_from", "must be empty when category is empty"))
         if end:
-            errors.append(RowError(line, "effective_to", "must be empty when category is empty"))
+            errors.add(RowError(line, "effective_to", "must be empty when category is empty"))
 
-    if len(errors) != before:
+    if errors.count != before:
         return None
     return ImportRow(
         line=line,
@@ -230,31 +331,18 @@ def _parse_row(line: int, record: list[str], errors: list[RowError]) -> ImportRo
 _DATES: dict[str, date] = {}
 
 
-def _date(line: int, column: str, value: str, errors: list[RowError]) -> date | None:
+def _date(line: int, column: str, value: str, errors: Problems) -> date | None:
     known = _DATES.get(value)
     if known is not None:
         return known
     try:
         parsed = parse_iso_date(value)
     except ValueError as exc:
-        errors.append(RowError(line, column, str(exc)))
+        errors.add(RowError(line, column, str(exc)))
         return None
     if len(_DATES) < 100_000:  # a file's dates repeat a lot; the cache stays small
         _DATES[value] = parsed
     return parsed
-
-
-SubjectKind = Literal["p", "h"]
-PeriodKey = tuple[SubjectKind, str, str, date]  # (kind, id_number | household_code, category, from)
-
-
-def period_key(row: ImportRow) -> PeriodKey | None:
-    """Whose period a row records: a household-level category belongs to the household."""
-    if row.category is None or row.effective_from is None:
-        return None
-    if row.category in HOUSEHOLD_CATEGORIES:
-        return ("h", row.household_code, row.category, row.effective_from)
-    return ("p", row.id_number, row.category, row.effective_from)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,10 +350,6 @@ class Interval:
     start: date
     end: date | None  # inclusive; None = open
     line: int | None  # the file's line, or None for a period only in the registry
-
-
-def span(start: date, end: date | None) -> str:
-    return f"{start.isoformat()} to {end.isoformat() if end else 'open'}"
 
 
 def overlaps(category: str, intervals: list[Interval]) -> list[RowError]:
@@ -292,50 +376,5 @@ def overlaps(category: str, intervals: list[Interval]) -> list[RowError]:
     return errors
 
 
-def _cross_row_errors(rows: list[ImportRow]) -> list[RowError]:
-    errors: list[RowError] = []
-    regions: dict[str, ImportRow] = {}
-    persons: dict[str, ImportRow] = {}
-    periods: dict[PeriodKey, ImportRow] = {}
-    for row in rows:
-        key = period_key(row)
-        if key is not None:
-            seen_period = periods.setdefault(key, row)
-            if seen_period is not row and seen_period.effective_to != row.effective_to:
-                errors.append(
-                    RowError(
-                        row.line,
-                        "effective_to",
-                        f"differs from line {seen_period.line} for the same {key[2]} period "
-                        f"starting {key[3].isoformat()}",
-                    )
-                )
-        first = regions.setdefault(row.household_code, row)
-        if first.region_code != row.region_code:
-            errors.append(
-                RowError(
-                    row.line,
-                    "region_code",
-                    f"household {row.household_code} has region {first.region_code} on line "
-                    f"{first.line}",
-                )
-            )
-        seen = persons.setdefault(row.id_number, row)
-        if seen is row:
-            continue
-        for column in ("household_code", "name", "relation"):
-            if getattr(seen, column) != getattr(row, column):
-                errors.append(
-                    RowError(
-                        row.line,
-                        column,
-                        f"differs from line {seen.line} for the same id_number",
-                    )
-                )
-    groups: dict[tuple[str, str, str], list[Interval]] = defaultdict(list)
-    for (kind, subject, category, start), row in periods.items():
-        groups[(kind, subject, category)].append(Interval(start, row.effective_to, row.line))
-    for (_, _, category), intervals in groups.items():
-        if len(intervals) > 1:
-            errors.extend(overlaps(category, intervals))
-    return errors
+def span(start: date, end: date | None) -> str:
+    return f"{start.isoformat()} to {end.isoformat() if end else 'open'}"

@@ -1,12 +1,24 @@
-"""Bulk import of the poverty office's CSV file: all or nothing, idempotent, set-based.
+"""Bulk import of the poverty office's CSV file: all or nothing, idempotent, set-based, in
+memory that does not grow with the file.
 
-1. The file is read and checked on its own (``csvfile``); any problem → 422, nothing read
-   from or written to the database.
-2. Under the registry's write lock, the current state of the file's households, persons and
-   periods is loaded in four queries (each key list passed as one parameter) and compared
-   with the file (conflicts → 422, nothing written).
-3. What is new is written in bulk (COPY on PostgreSQL, one executemany INSERT per table on
-   SQLite; keys allocated up front), in the request's transaction.
+1. The file is read as a stream (``csvfile``), each row checked on its own; the rows are
+   written in chunks of ``BULK_CHUNK`` (PostgreSQL's ``COPY``, one executemany INSERT on
+   SQLite) into a staging table, a temporary table of the import's transaction
+   (:data:`staged_rows`), so Python holds one chunk at a time.
+2. Unless the rows had problems or this is a dry run, the registry's write lock is taken
+   (:func:`registry.database.serialize_writes`); the staged rows are then summed up in SQL,
+   once per household, per person and per status period, each beside what the registry holds
+   for it (:data:`staged_households`, :data:`staged_persons`, :data:`staged_periods`).
+3. The checks across rows are queries on those tables: a household with two regions, a person
+   with two households, names or relations, a period with two end dates, overlapping periods
+   in the file. Any problem of step 1 or 3 → 422 listing every one, nothing written.
+4. The checks against the registry, the same way (conflicts → 422, nothing written).
+5. What is new is written by ``INSERT … SELECT`` from the staging tables, and what changes by
+   ``UPDATE … FROM``, in the request's transaction; the change log is written in chunks.
+
+Only the decisions that need a whole group at once run in Python: whether periods overlap
+(:func:`registry.imports.csvfile.overlaps`), on the periods of one person or household at a
+time, read from the database group by group, and only for the groups that have more than one.
 
 Re-import rules (the file is the poverty office's view; history is never rewritten):
 
@@ -24,50 +36,58 @@ Re-import rules (the file is the poverty office's view; history is never rewritt
 
 Household-level categories (see ``registry.categories``) are stored once per household,
 whichever member's row carries them; several rows may repeat the same household period.
+Within the file, "the first row" of a household, person or period is the one with the
+lowest line number; the others are compared with it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date
-from itertools import chain, islice
-from typing import Any
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, BinaryIO
 
 from sqlalchemy import (
-    ARRAY,
+    Boolean,
+    Column,
     ColumnElement,
+    Date,
+    Integer,
+    MetaData,
     Select,
+    String,
     Table,
-    any_,
-    bindparam,
+    and_,
+    case,
     func,
     insert,
-    literal_column,
+    literal,
+    null,
+    or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateTable
 
 from registry.auth import Actor
 from registry.changelog.service import Change, record
-from registry.database import serialize_writes, utcnow
+from registry.database import UtcDateTime, serialize_writes, utcnow
 from registry.imports.csvfile import (
+    FileReader,
     ImportRow,
     Interval,
-    PeriodKey,
+    NotText,
+    Problems,
     RowError,
-    SubjectKind,
     overlaps,
-    parse_csv,
-    period_key,
 )
 from registry.imports.schemas import ImportResult
 from registry.models import households, imports, persons, status_periods
+from shared.db import Conn, session_conn
 from shared.errors import Unprocessable
 
 MAX_REPORTED_ERRORS = 10_000
@@ -75,16 +95,23 @@ MAX_REPORTED_ERRORS = 10_000
 
 IMPORT_END_REASON = "import"
 
-GroupKey = tuple[SubjectKind, str, str]
+BULK_CHUNK = 20_000
+"""Rows per ``COPY`` (or executemany) into the staging table, and per batch read back: the
+rows of a large import are never all in memory at once."""
 
 
 class ImportRejected(Unprocessable):
-    """The file cannot be imported; ``errors`` lists every problem as {row, column, message}."""
+    """The file cannot be imported; ``errors`` lists the first ``MAX_REPORTED_ERRORS``
+    problems by (row, column) as {row, column, message}, ``error_count`` counts them all."""
 
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        ordered = sorted(errors, key=lambda e: (e.row, e.column or ""))
-        shown = ordered[:MAX_REPORTED_ERRORS]
-        count = len(ordered)
+    def __init__(self, problems: Problems | Sequence[RowError]) -> None:
+        if not isinstance(problems, Problems):
+            collected = Problems(MAX_REPORTED_ERRORS)
+            for error in problems:
+                collected.add(error)
+            problems = collected
+        shown = problems.first()[:MAX_REPORTED_ERRORS]
+        count = problems.count
         detail = f"The file has {count} problem{'s' if count != 1 else ''}; nothing was imported."
         if count > len(shown):
             detail += f" The first {len(shown)} are listed."
@@ -93,40 +120,134 @@ class ImportRejected(Unprocessable):
             errors=[e.as_dict() for e in shown],
             extra={"error_count": count, "truncated": count > len(shown)},
         )
-        self.row_errors = ordered
+        self.row_errors = shown
+        self.error_count = count
 
 
-@dataclass(frozen=True, slots=True)
-class _Existing:
-    id: int
-    household_id: int
-    person_id: int | None
-    category: str
-    effective_from: date
-    effective_to: date | None
+# ----------------------------------------------------------------------------- staging tables
+#
+# Temporary tables of the import's transaction (PostgreSQL drops them at commit or rollback;
+# SQLite's are dropped when the import ends). No indexes: every query reads them whole
+# (hash joins and aggregates on PostgreSQL).
+
+_staging = MetaData()
 
 
-@dataclass
-class _Plan:
-    new_households: list[ImportRow] = field(default_factory=list)
-    unchanged_households: int = 0
-    new_persons: list[ImportRow] = field(default_factory=list)
-    person_updates: list[tuple[int, int, ImportRow, str, str]] = field(default_factory=list)
-    unchanged_persons: int = 0
-    new_periods: list[tuple[PeriodKey, ImportRow]] = field(default_factory=list)
-    closures: list[tuple[_Existing, ImportRow]] = field(default_factory=list)
-    unchanged_periods: int = 0
-    household_ids: dict[str, int] = field(default_factory=dict)
-    person_ids: dict[str, int] = field(default_factory=dict)
+def _temporary(name: str, *columns: Column[Any]) -> Table:
+    return Table(name, _staging, *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
+staged_rows = _temporary(
+    "import_staged_rows",
+    Column("line", Integer, nullable=False),
+    Column("household_code", String, nullable=False),
+    Column("region_code", String, nullable=False),
+    Column("id_number", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("relation", String, nullable=False),
+    Column("category", String),
+    Column("effective_from", Date),
+    Column("effective_to", Date),
+    Column("kind", String),  # ImportRow.kind: h, p or NULL
+)
+"""The file's rows that are valid on their own, as read."""
+
+staged_households = _temporary(
+    "import_staged_households",
+    Column("household_code", String, nullable=False),
+    Column("line", Integer, nullable=False),  # the household's first row
+    Column("region_code", String, nullable=False),  # the lowest of the file's regions
+    Column("varies", Boolean, nullable=False),  # the file gives it several regions
+    Column("registered_id", Integer),
+    Column("registered_region", String),
+)
+"""One row per household of the file, beside the registry's household of that code."""
+
+staged_persons = _temporary(
+    "import_staged_persons",
+    Column("id_number", String, nullable=False),
+    Column("line", Integer, nullable=False),  # the person's first row
+    Column("household_code", String, nullable=False),  # lowest of the file's values
+    Column("name", String, nullable=False),
+    Column("relation", String, nullable=False),
+    Column("varies", Boolean, nullable=False),  # household, name or relation vary
+    Column("registered_id", Integer),
+    Column("registered_household_id", Integer),
+    Column("registered_household_code", String),
+    Column("registered_name", String),
+    Column("registered_relation", String),
+)
+"""One row per person (ID number) of the file, beside the registry's person."""
+
+staged_periods = _temporary(
+    "import_staged_periods",
+    Column("kind", String, nullable=False),
+    Column("subject", String, nullable=False),  # household code (h) or ID number (p)
+    Column("category", String, nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("line", Integer, nullable=False),  # the period's first row
+    Column("effective_to", Date),  # the first row's
+    Column("varies", Boolean, nullable=False),  # the rows give several end dates
+    Column("household_code", String, nullable=False),
+    Column("owner_id", Integer),  # the registered person (p) or household (h)
+    Column("period_id", Integer),  # the registry's period of this key
+    Column("registered_to", Date),
+    Column("status", String),  # new, same, close (the registry's is open), ended
+)
+"""One row per status period of the file: (kind, subject, category, effective_from), beside
+the registry's period of that key."""
+
+_STAGING = (staged_rows, staged_households, staged_persons, staged_periods)
+
+_COLUMNS = [c.name for c in staged_rows.columns]
+
+
+def _record(row: ImportRow) -> tuple[Any, ...]:
+    return (
+        row.line,
+        row.household_code,
+        row.region_code,
+        row.id_number,
+        row.name,
+        row.relation,
+        row.category,
+        row.effective_from,
+        row.effective_to,
+        row.kind,
+    )
+
+
+def _subject(rows: Table) -> ColumnElement[str]:
+    """Whose period a staged row records: the household's code or the person's ID number."""
+    return case((rows.c.kind == "h", rows.c.household_code), else_=rows.c.id_number)
+
+
+def _varies(low: ColumnElement[Any], high: ColumnElement[Any]) -> ColumnElement[bool]:
+    return case((low != high, True), else_=False)
+
+
+# ----------------------------------------------------------------------------- the import
+
+
+@dataclass(frozen=True)
+class _Counts:
+    households: int
+    households_registered: int
+    persons: int
+    persons_registered: int
+    persons_updated: int
+    periods_new: int
+    periods_closed: int
+    periods_same: int
 
     @property
     def changes(self) -> bool:
         return bool(
-            self.new_households
-            or self.new_persons
-            or self.person_updates
-            or self.new_periods
-            or self.closures
+            self.households > self.households_registered
+            or self.persons > self.persons_registered
+            or self.persons_updated
+            or self.periods_new
+            or self.periods_closed
         )
 
     def result(self, *, dry_run: bool, rows: int, import_id: int | None = None) -> ImportResult:
@@ -137,490 +258,684 @@ class _Plan:
                 "import_id": import_id,
                 "rows": rows,
                 "households": {
-                    "created": len(self.new_households),
-                    "unchanged": self.unchanged_households,
+                    "created": self.households - self.households_registered,
+                    "unchanged": self.households_registered,
                 },
                 "persons": {
-                    "created": len(self.new_persons),
-                    "updated": len(self.person_updates),
-                    "unchanged": self.unchanged_persons,
+                    "created": self.persons - self.persons_registered,
+                    "updated": self.persons_updated,
+                    "unchanged": self.persons_registered - self.persons_updated,
                 },
                 "periods": {
-                    "created": len(self.new_periods),
-                    "closed": len(self.closures),
-                    "unchanged": self.unchanged_periods,
+                    "created": self.periods_new,
+                    "closed": self.periods_closed,
+                    "unchanged": self.periods_same,
                 },
             }
         )
 
 
 async def import_csv(
-    session: AsyncSession, data: bytes, *, actor: Actor, dry_run: bool = False
+    session: AsyncSession,
+    source: bytes | BinaryIO,
+    *,
+    actor: Actor,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Validate ``data`` and (unless ``dry_run``) apply it; raises :class:`ImportRejected`."""
-    parsed = parse_csv(data)
-    if parsed.errors:
-        raise ImportRejected(parsed.errors)
-    if not dry_run:
+    """Validate the file (bytes, or a binary stream that can seek, read once from its start)
+    and, unless ``dry_run``, apply it in the session's transaction; raises
+    :class:`ImportRejected`, having written nothing the transaction keeps."""
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    conn = await session_conn(session)
+    await _create_staging(conn, session)
+    try:
+        return await _import(session, conn, stream, actor=actor, dry_run=dry_run)
+    finally:
+        if conn.dialect == "sqlite":  # PostgreSQL drops them with the transaction
+            await _drop_staging(conn)
+
+
+async def _import(
+    session: AsyncSession, conn: Conn, stream: BinaryIO, *, actor: Actor, dry_run: bool
+) -> ImportResult:
+    problems = Problems(MAX_REPORTED_ERRORS)
+    reader = FileReader(stream, problems)
+    try:
+        await _stage(conn, reader)
+    except NotText as exc:
+        raise ImportRejected([exc.error]) from None
+    if not dry_run and not problems:
         await serialize_writes(session)
-    plan, errors = await _plan(session, parsed.rows)
-    if errors:
-        raise ImportRejected(errors)
-    if dry_run or not plan.changes:
-        return plan.result(dry_run=dry_run, rows=len(parsed.rows))
-    digest = hashlib.sha256(data).hexdigest()
-    import_id = await _apply(session, plan, actor, digest, len(parsed.rows))
-    return plan.result(dry_run=False, rows=len(parsed.rows), import_id=import_id)
+    await _summarise(conn)
+    await _file_problems(conn, problems)
+    if problems:
+        raise ImportRejected(problems)
+    await _registry_problems(conn, problems)
+    if problems:
+        raise ImportRejected(problems)
+    counts = await _counts(conn)
+    if dry_run or not counts.changes:
+        return counts.result(dry_run=dry_run, rows=reader.rows)
+    import_id = await _apply(session, conn, counts, actor, reader.sha256, reader.rows)
+    return counts.result(dry_run=False, rows=reader.rows, import_id=import_id)
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+def _temporary_name(conn: Conn, table: Table) -> str:
+    """The table's name in the connection's schema of temporary tables (never a permanent
+    table of the same name)."""
+    return f"{'pg_temp' if conn.dialect == 'postgresql' else 'temp'}.{table.name}"
 
 
-def _among(session: AsyncSession, column: ColumnElement[Any], values: Sequence[Any]) -> Any:
-    """``column IN values`` with the whole list as one parameter, however long it is: an array
-    on PostgreSQL (``= ANY(:values)``), a JSON array read by ``json_each`` on SQLite."""
-    if _dialect(session) == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    rows: Select[Any] = select(literal_column("value")).select_from(
-        func.json_each(json.dumps(list(values)))
+async def _drop_staging(conn: Conn) -> None:
+    for table in _STAGING:
+        await conn.execute(text(f"DROP TABLE IF EXISTS {_temporary_name(conn, table)}"))
+
+
+async def _create_staging(conn: Conn, session: AsyncSession) -> None:
+    """The staging tables, empty (left over by an earlier import on this SQLite connection, or
+    in this transaction, they are dropped first)."""
+    await _drop_staging(conn)
+    dialect = session.get_bind().dialect
+    for table in _STAGING:
+        await conn.execute(text(str(CreateTable(table).compile(dialect=dialect))))
+
+
+async def _analyze(conn: Conn, table: Table) -> None:
+    """Statistics for the planner (PostgreSQL never gathers them for temporary tables)."""
+    if conn.dialect == "postgresql":
+        await conn.execute(text(f"ANALYZE {_temporary_name(conn, table)}"))
+
+
+async def _stage(conn: Conn, reader: FileReader) -> None:
+    """The rows valid on their own into :data:`staged_rows`, ``BULK_CHUNK`` at a time."""
+    chunk: list[tuple[Any, ...]] = []
+    for row in reader:
+        chunk.append(_record(row))
+        if len(chunk) >= BULK_CHUNK:
+            await conn.copy(staged_rows, _COLUMNS, chunk)
+            chunk = []
+    await conn.copy(staged_rows, _COLUMNS, chunk)
+    await _analyze(conn, staged_rows)
+
+
+async def _summarise(conn: Conn) -> None:
+    """The staged rows grouped by household, person and period, each group beside the
+    registry's record of the same key (:data:`staged_households` …)."""
+    r = staged_rows
+    grouped = (
+        select(
+            r.c.household_code,
+            func.min(r.c.line).label("line"),
+            func.min(r.c.region_code).label("region_code"),
+            _varies(func.min(r.c.region_code), func.max(r.c.region_code)).label("varies"),
+        )
+        .group_by(r.c.household_code)
+        .subquery()
     )
-    return column.in_(rows.scalar_subquery())
-
-
-async def _plan(session: AsyncSession, rows: list[ImportRow]) -> tuple[_Plan, list[RowError]]:
-    """What the file adds to or changes in the registry, and every conflict with it."""
-    plan = _Plan()
-    household_rows, person_rows, period_rows = _first_rows(rows)
-    registered_households = await _load_households(session, list(household_rows))
-    errors = _plan_households(plan, household_rows, registered_households)
-    registered_persons = await _load_persons(session, list(person_rows))
-    errors += _plan_persons(plan, person_rows, registered_persons)
-    code_of = {household_id: code for code, (household_id, _) in registered_households.items()}
-    number_of = {person_id: number for number, person_id in plan.person_ids.items()}
-    periods = await _load_periods(session, list(number_of), list(code_of))
-    by_key, by_group = _index_periods(periods, number_of, code_of)
-    closing, touched, period_errors = _plan_periods(plan, period_rows, by_key)
-    errors += period_errors
-    errors += _overlap_errors(plan, by_group, closing, touched)
-    return plan, errors
-
-
-def _first_rows(
-    rows: list[ImportRow],
-) -> tuple[dict[str, ImportRow], dict[str, ImportRow], dict[PeriodKey, ImportRow]]:
-    """The first row of the file for each household, each person and each period."""
-    household_rows: dict[str, ImportRow] = {}
-    person_rows: dict[str, ImportRow] = {}
-    period_rows: dict[PeriodKey, ImportRow] = {}
-    for row in rows:
-        household_rows.setdefault(row.household_code, row)
-        person_rows.setdefault(row.id_number, row)
-        key = period_key(row)
-        if key is not None:
-            period_rows.setdefault(key, row)  # the file has no conflicting repeats (csvfile)
-    return household_rows, person_rows, period_rows
-
-
-async def _load_households(session: AsyncSession, codes: list[str]) -> dict[str, tuple[int, str]]:
-    """Household code → (id, region code) of the households already registered."""
-    if not codes:
-        return {}
-    result = await session.execute(
-        select(households.c.household_code, households.c.id, households.c.region_code).where(
-            _among(session, households.c.household_code, codes)
+    await conn.execute(
+        insert(staged_households).from_select(
+            [c.name for c in staged_households.columns],
+            select(
+                grouped,
+                households.c.id,
+                households.c.region_code,
+            ).select_from(
+                grouped.outerjoin(
+                    households, households.c.household_code == grouped.c.household_code
+                )
+            ),
         )
     )
-    return {code: (household_id, region) for code, household_id, region in result}
+    await _analyze(conn, staged_households)
+
+    grouped = (
+        select(
+            r.c.id_number,
+            func.min(r.c.line).label("line"),
+            func.min(r.c.household_code).label("household_code"),
+            func.min(r.c.name).label("name"),
+            func.min(r.c.relation).label("relation"),
+            case(
+                (
+                    or_(
+                        func.min(r.c.household_code) != func.max(r.c.household_code),
+                        func.min(r.c.name) != func.max(r.c.name),
+                        func.min(r.c.relation) != func.max(r.c.relation),
+                    ),
+                    True,
+                ),
+                else_=False,
+            ).label("varies"),
+        )
+        .group_by(r.c.id_number)
+        .subquery()
+    )
+    member_of = households.alias("member_of")
+    await conn.execute(
+        insert(staged_persons).from_select(
+            [c.name for c in staged_persons.columns],
+            select(
+                grouped,
+                persons.c.id,
+                persons.c.household_id,
+                member_of.c.household_code,
+                persons.c.name,
+                persons.c.relation,
+            ).select_from(
+                grouped.outerjoin(persons, persons.c.id_number == grouped.c.id_number).outerjoin(
+                    member_of, member_of.c.id == persons.c.household_id
+                )
+            ),
+        )
+    )
+    await _analyze(conn, staged_persons)
+
+    subject = _subject(r).label("subject")
+    end = r.c.effective_to
+    grouped = (
+        select(
+            r.c.kind,
+            subject,
+            r.c.category,
+            r.c.effective_from,
+            func.min(r.c.line).label("line"),
+            func.min(end).label("effective_to"),
+            case(
+                (
+                    or_(
+                        func.min(end) != func.max(end),
+                        and_(func.count(end) > 0, func.count(end) < func.count()),
+                    ),
+                    True,
+                ),
+                else_=False,
+            ).label("varies"),
+            func.min(r.c.household_code).label("household_code"),
+        )
+        .where(r.c.kind.is_not(None))
+        .group_by(r.c.kind, subject, r.c.category, r.c.effective_from)
+        .subquery()
+    )
+    person = persons.alias("owner_person")
+    household = households.alias("owner_household")
+    person_period = status_periods.alias("person_period")
+    household_period = status_periods.alias("household_period")
+    period_id = func.coalesce(person_period.c.id, household_period.c.id)
+    registered_to = case(
+        (person_period.c.id.is_not(None), person_period.c.effective_to),
+        else_=household_period.c.effective_to,
+    )
+    status = case(
+        (period_id.is_(None), "new"),
+        (registered_to.is_not_distinct_from(grouped.c.effective_to), "same"),
+        (registered_to.is_(None), "close"),
+        else_="ended",
+    )
+    await conn.execute(
+        insert(staged_periods).from_select(
+            [c.name for c in staged_periods.columns],
+            select(
+                grouped,
+                func.coalesce(person.c.id, household.c.id),
+                period_id,
+                registered_to,
+                status,
+            ).select_from(
+                grouped.outerjoin(
+                    person, and_(grouped.c.kind == "p", person.c.id_number == grouped.c.subject)
+                )
+                .outerjoin(
+                    household,
+                    and_(grouped.c.kind == "h", household.c.household_code == grouped.c.subject),
+                )
+                .outerjoin(
+                    person_period,
+                    and_(
+                        person_period.c.person_id == person.c.id,
+                        person_period.c.category == grouped.c.category,
+                        person_period.c.effective_from == grouped.c.effective_from,
+                    ),
+                )
+                .outerjoin(
+                    household_period,
+                    and_(
+                        household_period.c.person_id.is_(None),
+                        household_period.c.household_id == household.c.id,
+                        household_period.c.category == grouped.c.category,
+                        household_period.c.effective_from == grouped.c.effective_from,
+                    ),
+                )
+            ),
+        )
+    )
+    await _analyze(conn, staged_periods)
 
 
-def _plan_households(
-    plan: _Plan, household_rows: dict[str, ImportRow], registered: dict[str, tuple[int, str]]
-) -> list[RowError]:
-    """New households into ``plan``; a registered household the file gives another region is
-    a conflict."""
-    errors: list[RowError] = []
-    for code, row in household_rows.items():
-        found = registered.get(code)
-        if found is None:
-            plan.new_households.append(row)
-            continue
-        plan.household_ids[code] = found[0]
-        plan.unchanged_households += 1
-        if found[1] != row.region_code:
-            errors.append(
-                RowError(
-                    row.line,
-                    "region_code",
-                    f"household {code} is registered with region {found[1]}",
+async def _any(conn: Conn, condition: ColumnElement[bool], table: Table) -> bool:
+    found = await conn.execute(select(literal(1)).select_from(table).where(condition).limit(1))
+    return found.first() is not None
+
+
+async def _file_problems(conn: Conn, problems: Problems) -> None:
+    """Rows that disagree with the first row of their household (region), person (household,
+    name, relation) or period (end date); periods of the file that overlap."""
+    r = staged_rows
+    first = staged_rows.alias("first_row")
+
+    h = staged_households
+    if await _any(conn, h.c.varies, h):
+        query = (
+            select(r.c.line, r.c.household_code, first.c.region_code, first.c.line)
+            .select_from(
+                h.join(r, r.c.household_code == h.c.household_code).join(
+                    first, first.c.line == h.c.line
                 )
             )
-    return errors
-
-
-async def _load_persons(session: AsyncSession, numbers: list[str]) -> dict[str, Any]:
-    """ID number → (id, household_id, name, relation, household_code) of the persons already
-    registered."""
-    if not numbers:
-        return {}
-    result = await session.execute(
-        select(
-            persons.c.id_number,
-            persons.c.id,
-            persons.c.household_id,
-            persons.c.name,
-            persons.c.relation,
-            households.c.household_code,
+            .where(h.c.varies, r.c.region_code != first.c.region_code)
         )
-        .join(households, households.c.id == persons.c.household_id)
-        .where(_among(session, persons.c.id_number, numbers))
+        async for batch in conn.stream(query, batch=BULK_CHUNK):
+            for line, code, region, first_line in batch:
+                problems.add(
+                    RowError(
+                        line,
+                        "region_code",
+                        f"household {code} has region {region} on line {first_line}",
+                    )
+                )
+
+    p = staged_persons
+    if await _any(conn, p.c.varies, p):
+        columns = ("household_code", "name", "relation")
+        query = (
+            select(r.c.line, first.c.line, *(r.c[c] != first.c[c] for c in columns))
+            .select_from(
+                p.join(r, r.c.id_number == p.c.id_number).join(first, first.c.line == p.c.line)
+            )
+            .where(p.c.varies, or_(*(r.c[c] != first.c[c] for c in columns)))
+        )
+        async for batch in conn.stream(query, batch=BULK_CHUNK):
+            for line, first_line, *differ in batch:
+                for column, differs in zip(columns, differ, strict=True):
+                    if differs:
+                        problems.add(
+                            RowError(
+                                line,
+                                column,
+                                f"differs from line {first_line} for the same id_number",
+                            )
+                        )
+
+    d = staged_periods
+    if await _any(conn, d.c.varies, d):
+        same_key = and_(
+            r.c.kind == d.c.kind,
+            _subject(r) == d.c.subject,
+            r.c.category == d.c.category,
+            r.c.effective_from == d.c.effective_from,
+        )
+        query = (
+            select(r.c.line, first.c.line, d.c.category, d.c.effective_from)
+            .select_from(d.join(r, same_key).join(first, first.c.line == d.c.line))
+            .where(d.c.varies, r.c.effective_to.is_distinct_from(first.c.effective_to))
+        )
+        async for batch in conn.stream(query, batch=BULK_CHUNK):
+            for line, first_line, category, start in batch:
+                problems.add(
+                    RowError(
+                        line,
+                        "effective_to",
+                        f"differs from line {first_line} for the same {category} period "
+                        f"starting {start.isoformat()}",
+                    )
+                )
+        # The overlap check sees each period as its first row gives it.
+        await conn.execute(
+            update(d)
+            .where(d.c.varies, first.c.line == d.c.line)
+            .values(effective_to=first.c.effective_to)
+        )
+
+    group = (d.c.kind, d.c.subject, d.c.category)
+    several = select(*group).group_by(*group).having(func.count() > 1).subquery()
+    periods: Select[Any] = (
+        select(*group, d.c.effective_from, d.c.effective_to, d.c.line)
+        .join(several, and_(*(c == several.c[c.name] for c in group)))
+        .order_by(*group)
     )
-    return {found.id_number: found for found in result}
+    await _overlap_problems(conn, periods, problems)
 
 
-def _plan_persons(
-    plan: _Plan, person_rows: dict[str, ImportRow], registered: dict[str, Any]
-) -> list[RowError]:
-    """New persons and changed names or relations into ``plan``; a registered person the file
-    lists in another household is a conflict."""
-    errors: list[RowError] = []
-    for number, row in person_rows.items():
-        found = registered.get(number)
-        if found is None:
-            plan.new_persons.append(row)
-            continue
-        plan.person_ids[number] = found.id
-        if found.household_code != row.household_code:
-            errors.append(
+async def _overlap_problems(conn: Conn, query: Select[Any], problems: Problems) -> None:
+    """:func:`overlaps` on each (kind, subject, category) group of intervals the query gives
+    as (kind, subject, category, start, end, line), ordered by group: one group in memory at
+    a time."""
+    group: tuple[str, str, str] | None = None
+    intervals: list[Interval] = []
+
+    def check() -> None:
+        if group is not None and len(intervals) > 1:
+            for error in overlaps(group[2], intervals):
+                problems.add(error)
+
+    async for batch in conn.stream(query, batch=BULK_CHUNK):
+        for kind, subject, category, start, end, line in batch:
+            if (kind, subject, category) != group:
+                check()
+                group, intervals = (kind, subject, category), []
+            intervals.append(Interval(start, end, line))
+    check()
+
+
+async def _registry_problems(conn: Conn, problems: Problems) -> None:
+    """What the file may not change in the registry: a household's region, a person's
+    household, an ended period's end; and new periods (or periods the file ends) that would
+    overlap one of the registry's."""
+    h = staged_households
+    query = select(h.c.line, h.c.household_code, h.c.registered_region).where(
+        h.c.registered_id.is_not(None), h.c.registered_region != h.c.region_code
+    )
+    async for batch in conn.stream(query, batch=BULK_CHUNK):
+        for line, code, region in batch:
+            problems.add(
                 RowError(
-                    row.line,
+                    line, "region_code", f"household {code} is registered with region {region}"
+                )
+            )
+
+    p = staged_persons
+    query = select(p.c.line, p.c.registered_household_code).where(
+        p.c.registered_id.is_not(None), p.c.registered_household_code != p.c.household_code
+    )
+    async for batch in conn.stream(query, batch=BULK_CHUNK):
+        for line, code in batch:
+            problems.add(
+                RowError(
+                    line,
                     "household_code",
-                    f"this person is registered in household {found.household_code}; "
+                    f"this person is registered in household {code}; "
                     "an import does not move a person to another household",
                 )
             )
-        elif (found.name, found.relation) != (row.name, row.relation):
-            plan.person_updates.append(
-                (found.id, found.household_id, row, found.name, found.relation)
-            )
-        else:
-            plan.unchanged_persons += 1
-    return errors
 
-
-async def _load_periods(
-    session: AsyncSession, person_ids: list[int], household_ids: list[int]
-) -> list[_Existing]:
-    """The registered periods of these persons and the household-level periods of these
-    households."""
-    columns = (
-        status_periods.c.id,
-        status_periods.c.household_id,
-        status_periods.c.person_id,
-        status_periods.c.category,
-        status_periods.c.effective_from,
-        status_periods.c.effective_to,
-    )
-    found: list[_Existing] = []
-    if person_ids:
-        result = await session.execute(
-            select(*columns).where(_among(session, status_periods.c.person_id, person_ids))
-        )
-        found.extend(_Existing(**r._asdict()) for r in result)
-    if household_ids:
-        result = await session.execute(
-            select(*columns).where(
-                status_periods.c.person_id.is_(None),
-                _among(session, status_periods.c.household_id, household_ids),
-            )
-        )
-        found.extend(_Existing(**r._asdict()) for r in result)
-    return found
-
-
-def _index_periods(
-    periods: list[_Existing], number_of: dict[int, str], code_of: dict[int, str]
-) -> tuple[dict[PeriodKey, _Existing], dict[GroupKey, list[_Existing]]]:
-    """Registered periods by the file's period key, and grouped by (subject, category)."""
-    by_key: dict[PeriodKey, _Existing] = {}
-    by_group: dict[GroupKey, list[_Existing]] = defaultdict(list)
-    for period in periods:
-        owner: SubjectKind
-        if period.person_id is not None:
-            owner, subject = "p", number_of[period.person_id]
-        else:
-            owner, subject = "h", code_of[period.household_id]
-        by_key[(owner, subject, period.category, period.effective_from)] = period
-        by_group[(owner, subject, period.category)].append(period)
-    return by_key, by_group
-
-
-def _plan_periods(
-    plan: _Plan, period_rows: dict[PeriodKey, ImportRow], registered: dict[PeriodKey, _Existing]
-) -> tuple[dict[int, date], set[GroupKey], list[RowError]]:
-    """New periods and closures of open ones into ``plan``; a period the registry ended on
-    another date is a conflict. Returns the closing dates by period id and the
-    (subject, category) groups that changed, for the overlap check."""
-    closing: dict[int, date] = {}
-    touched: set[GroupKey] = set()
-    errors: list[RowError] = []
-    for key, row in period_rows.items():
-        existing = registered.get(key)
-        if existing is None:
-            plan.new_periods.append((key, row))
-            touched.add(key[:3])
-        elif existing.effective_to == row.effective_to:
-            plan.unchanged_periods += 1
-        elif existing.effective_to is None:
-            assert row.effective_to is not None
-            plan.closures.append((existing, row))
-            closing[existing.id] = row.effective_to
-            touched.add(key[:3])
-        else:
-            errors.append(
+    d = staged_periods
+    query = select(d.c.line, d.c.category, d.c.registered_to).where(d.c.status == "ended")
+    async for batch in conn.stream(query, batch=BULK_CHUNK):
+        for line, category, ended in batch:
+            problems.add(
                 RowError(
-                    row.line,
+                    line,
                     "effective_to",
-                    f"the registry ended this {row.category} period on "
-                    f"{existing.effective_to.isoformat()}; an import does not rewrite history",
+                    f"the registry ended this {category} period on {ended.isoformat()}; "
+                    "an import does not rewrite history",
                 )
             )
-    return closing, touched, errors
+
+    for kind in ("p", "h"):
+        await _overlap_problems(conn, _registry_intervals(kind), problems)
 
 
-def _overlap_errors(
-    plan: _Plan,
-    registered: dict[GroupKey, list[_Existing]],
-    closing: dict[int, date],
-    touched: set[GroupKey],
-) -> list[RowError]:
-    """No two periods of one category may overlap for the same person or household: each
-    changed group is checked with the registered periods (as closed by the file) and the new
-    ones."""
-    new_by_group: dict[GroupKey, list[ImportRow]] = defaultdict(list)
-    for key, row in plan.new_periods:
-        new_by_group[key[:3]].append(row)
-    closing_lines = {existing.id: row.line for existing, row in plan.closures}
-    errors: list[RowError] = []
-    for group in touched:
-        intervals = [
-            Interval(p.effective_from, closing.get(p.id, p.effective_to), closing_lines.get(p.id))
-            for p in registered.get(group, [])
-        ]
-        intervals.extend(
-            Interval(r.effective_from, r.effective_to, r.line)
-            for r in new_by_group.get(group, [])
-            if r.effective_from is not None
+def _registry_intervals(kind: str) -> Select[Any]:
+    """The periods of every (subject, category) group of ``kind`` the file changes (a new
+    period, or one it ends) and the registry holds a period of: the registry's (as the file
+    ends them, on the closing row's line) and the file's new ones, ordered by group."""
+    d = staged_periods
+    changing = d.c.status.in_(("new", "close"))
+    touched = (
+        select(d.c.kind, d.c.subject, d.c.category, d.c.owner_id)
+        .where(d.c.kind == kind, changing, d.c.owner_id.is_not(None))
+        .distinct()
+        .subquery()
+    )
+    s = status_periods
+    owned = (
+        s.c.person_id == touched.c.owner_id
+        if kind == "p"
+        else and_(s.c.person_id.is_(None), s.c.household_id == touched.c.owner_id)
+    )
+    closing = staged_periods.alias("closing")
+    registered = select(
+        touched.c.kind,
+        touched.c.subject,
+        touched.c.category,
+        s.c.effective_from,
+        case((closing.c.line.is_not(None), closing.c.effective_to), else_=s.c.effective_to),
+        closing.c.line,
+    ).select_from(
+        touched.join(s, and_(owned, s.c.category == touched.c.category)).outerjoin(
+            closing, and_(closing.c.period_id == s.c.id, closing.c.status == "close")
         )
-        errors.extend(overlaps(group[2], intervals))
-    return errors
+    )
+    new = select(
+        d.c.kind, d.c.subject, d.c.category, d.c.effective_from, d.c.effective_to, d.c.line
+    ).where(d.c.kind == kind, d.c.status == "new", d.c.owner_id.is_not(None))
+    both = union_all(registered, new).subquery()
+    return select(both).order_by(both.c.kind, both.c.subject, both.c.category)
+
+
+async def _counts(conn: Conn) -> _Counts:
+    h, p, d = staged_households, staged_persons, staged_periods
+    households_row = (await conn.execute(select(func.count(), func.count(h.c.registered_id)))).one()
+    updated = and_(
+        p.c.registered_id.is_not(None),
+        or_(p.c.registered_name != p.c.name, p.c.registered_relation != p.c.relation),
+    )
+    persons_row = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.count(p.c.registered_id),
+                func.coalesce(func.sum(case((updated, 1), else_=0)), 0),
+            )
+        )
+    ).one()
+    statuses = select(d.c.status, func.count()).group_by(d.c.status)
+    by_status: dict[str, int] = dict((await conn.execute(statuses)).all())
+    return _Counts(
+        households=households_row[0],
+        households_registered=households_row[1],
+        persons=persons_row[0],
+        persons_registered=persons_row[1],
+        persons_updated=int(persons_row[2]),
+        periods_new=by_status.get("new", 0),
+        periods_closed=by_status.get("close", 0),
+        periods_same=by_status.get("same", 0),
+    )
 
 
 async def _apply(
-    session: AsyncSession, plan: _Plan, actor: Actor, digest: str, row_count: int
+    session: AsyncSession,
+    conn: Conn,
+    counts: _Counts,
+    actor: Actor,
+    digest: str,
+    row_count: int,
 ) -> int:
     now = utcnow()
-    summary = plan.result(dry_run=False, rows=row_count).model_dump(
+    summary = counts.result(dry_run=False, rows=row_count).model_dump(
         include={"households", "persons", "periods"}
     )
-    import_id = (
-        await session.execute(
-            insert(imports).returning(imports.c.id),
-            [
-                {
-                    "created_at": now,
-                    "actor": actor.identity,
-                    "request_id": actor.request_id,
-                    "sha256": digest,
-                    "rows": row_count,
-                    "summary": summary,
-                }
-            ],
-        )
-    ).scalar_one()
-    stamp = {"created_at": now, "created_by": actor.identity, "import_id": import_id}
-
-    if plan.new_households:
-        ids = await _allocate_ids(session, households, len(plan.new_households))
-        await _bulk_insert(
-            session,
-            households,
-            (
-                {
-                    "id": new_id,
-                    "household_code": r.household_code,
-                    "region_code": r.region_code,
-                    **stamp,
-                }
-                for new_id, r in zip(ids, plan.new_households, strict=True)
-            ),
-        )
-        plan.household_ids.update(
-            (r.household_code, new_id) for new_id, r in zip(ids, plan.new_households, strict=True)
-        )
-
-    if plan.new_persons:
-        ids = await _allocate_ids(session, persons, len(plan.new_persons))
-        await _bulk_insert(
-            session,
-            persons,
-            (
-                {
-                    "id": new_id,
-                    "id_number": r.id_number,
-                    "household_id": plan.household_ids[r.household_code],
-                    "name": r.name,
-                    "relation": r.relation,
-                    **stamp,
-                }
-                for new_id, r in zip(ids, plan.new_persons, strict=True)
-            ),
-        )
-        plan.person_ids.update(
-            (r.id_number, new_id) for new_id, r in zip(ids, plan.new_persons, strict=True)
-        )
-
-    changes: list[Change] = [
-        Change("import", "import", import_id, details={"sha256": digest, "rows": row_count})
-    ]
-    if plan.person_updates:
-        await session.execute(
-            update(persons)
-            .where(persons.c.id == bindparam("b_id"))
-            .values(name=bindparam("b_name"), relation=bindparam("b_relation"), updated_at=now),
-            [
-                {"b_id": person_id, "b_name": r.name, "b_relation": r.relation}
-                for person_id, _, r, _, _ in plan.person_updates
-            ],
-        )
-        changes.extend(
-            Change(
-                "person.update",
-                "person",
-                person_id,
-                household_id=household_id,
-                person_id=person_id,
-                details={
-                    "import_id": import_id,
-                    "before": {"name": old_name, "relation": old_relation},
-                    "after": {"name": r.name, "relation": r.relation},
-                },
+    import_id = int(
+        (
+            await conn.execute(
+                insert(imports)
+                .values(
+                    created_at=now,
+                    actor=actor.identity,
+                    request_id=actor.request_id,
+                    sha256=digest,
+                    rows=row_count,
+                    summary=summary,
+                )
+                .returning(imports.c.id)
             )
-            for person_id, household_id, r, old_name, old_relation in plan.person_updates
-        )
-
-    if plan.new_periods:
-        await _bulk_insert(
-            session,
-            status_periods,
-            (
-                {
-                    "household_id": plan.household_ids[row.household_code],
-                    "person_id": plan.person_ids[row.id_number] if kind == "p" else None,
-                    "category": category,
-                    "effective_from": start,
-                    "effective_to": row.effective_to,
-                    "note": None,
-                    **stamp,
-                }
-                for (kind, _, category, start), row in plan.new_periods
-            ),
-        )
-
-    if plan.closures:
-        await session.execute(
-            update(status_periods)
-            .where(status_periods.c.id == bindparam("b_id"))
-            .values(
-                effective_to=bindparam("b_to"),
-                ended_at=now,
-                ended_by=actor.identity,
-                end_reason=IMPORT_END_REASON,
-            ),
-            [{"b_id": existing.id, "b_to": row.effective_to} for existing, row in plan.closures],
-        )
-        changes.extend(
-            Change(
-                "status.end",
-                "status_period",
-                existing.id,
-                household_id=existing.household_id,
-                person_id=existing.person_id,
-                details={
-                    "import_id": import_id,
-                    "category": existing.category,
-                    "effective_to": row.effective_to.isoformat() if row.effective_to else None,
-                    "reason": IMPORT_END_REASON,
-                },
-            )
-            for existing, row in plan.closures
-        )
-
-    await record(session, actor, changes)
-    return int(import_id)
-
-
-async def _allocate_ids(session: AsyncSession, table: Table, count: int) -> list[int]:
-    """``count`` fresh primary keys for ``table``, so rows can be bulk-inserted without
-    RETURNING. PostgreSQL draws them from the column's sequence; on SQLite the import holds
-    the database's write lock (``serialize_writes``), so the keys after the largest are free."""
-    if _dialect(session) == "postgresql":
-        result = await session.execute(
-            text(
-                f"SELECT array(SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                "FROM generate_series(1, :count))"
-            ),
-            {"count": count},
-        )
-        return list(result.scalar_one())  # one array, not a row per key
-    highest = (await session.execute(select(func.max(table.c.id)))).scalar_one()
-    start = int(highest or 0) + 1
-    return list(range(start, start + count))
-
-
-BULK_CHUNK = 20_000
-"""Rows per ``COPY`` (or executemany) of a bulk insert: the rows of a large import are never
-all built at once."""
-
-
-async def _bulk_insert(session: AsyncSession, table: Table, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert many rows, every row with the same keys, in chunks of ``BULK_CHUNK`` within the
-    transaction: PostgreSQL's COPY; on SQLite one driver-level executemany per chunk, each
-    distinct value converted once (a file's dates and the import's timestamp repeat on every
-    row)."""
-    iterator = iter(rows)
-    first = next(iterator, None)
-    if first is None:
-        return
-    columns = list(first)
-    records = (tuple(r[c] for c in columns) for r in chain((first,), iterator))
-    connection = await session.connection()
-    if _dialect(session) == "postgresql":
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        while chunk := list(islice(records, BULK_CHUNK)):
-            await driver.copy_records_to_table(table.name, records=chunk, columns=columns)
-        return
-    dialect = connection.dialect
-    converters = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    caches: list[dict[Any, Any]] = [{} for _ in columns]
-
-    def convert(position: int, value: Any) -> Any:
-        converter = converters[position]
-        if converter is None or value is None:
-            return value
-        cache = caches[position]
-        if value not in cache:
-            cache[value] = converter(value)
-        return cache[value]
-
-    quote = dialect.identifier_preparer.quote
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
+        ).scalar_one()
     )
-    while chunk := list(islice(records, BULK_CHUNK)):
-        await connection.exec_driver_sql(
-            statement, [tuple(convert(i, v) for i, v in enumerate(r)) for r in chunk]
+    await record(
+        session,
+        actor,
+        [Change("import", "import", import_id, details={"sha256": digest, "rows": row_count})],
+    )
+    stamp = (
+        literal(now, UtcDateTime()).label("created_at"),
+        literal(actor.identity, String()).label("created_by"),
+        literal(import_id, Integer()).label("import_id"),
+    )
+    await _insert_households(conn, stamp)
+    await _insert_persons(conn, stamp)
+    await _update_persons(session, conn, actor, import_id, now)
+    await _insert_periods(conn, stamp)
+    await _close_periods(session, conn, actor, import_id, now)
+    return import_id
+
+
+Stamp = tuple[ColumnElement[datetime], ColumnElement[str], ColumnElement[int]]
+
+
+async def _insert_households(conn: Conn, stamp: Stamp) -> None:
+    h = staged_households
+    await conn.execute(
+        insert(households).from_select(
+            ["household_code", "region_code", "created_at", "created_by", "import_id"],
+            select(h.c.household_code, h.c.region_code, *stamp)
+            .where(h.c.registered_id.is_(None))
+            .order_by(h.c.line),
         )
+    )
+
+
+async def _insert_persons(conn: Conn, stamp: Stamp) -> None:
+    p = staged_persons
+    await conn.execute(
+        insert(persons).from_select(
+            ["id_number", "household_id", "name", "relation", "created_at", "created_by"]
+            + ["import_id"],
+            select(p.c.id_number, households.c.id, p.c.name, p.c.relation, *stamp)
+            .join(households, households.c.household_code == p.c.household_code)
+            .where(p.c.registered_id.is_(None))
+            .order_by(p.c.line),
+        )
+    )
+
+
+async def _update_persons(
+    session: AsyncSession, conn: Conn, actor: Actor, import_id: int, now: datetime
+) -> None:
+    """New names and relations of registered persons, each in the change log."""
+    p = staged_persons
+    changed = and_(
+        p.c.registered_id.is_not(None),
+        or_(p.c.registered_name != p.c.name, p.c.registered_relation != p.c.relation),
+    )
+    query = (
+        select(
+            p.c.registered_id,
+            p.c.registered_household_id,
+            p.c.registered_name,
+            p.c.registered_relation,
+            p.c.name,
+            p.c.relation,
+        )
+        .where(changed)
+        .order_by(p.c.line)
+    )
+    async for batch in conn.stream(query, batch=BULK_CHUNK):
+        await record(
+            session,
+            actor,
+            [
+                Change(
+                    "person.update",
+                    "person",
+                    person_id,
+                    household_id=household_id,
+                    person_id=person_id,
+                    details={
+                        "import_id": import_id,
+                        "before": {"name": old_name, "relation": old_relation},
+                        "after": {"name": name, "relation": relation},
+                    },
+                )
+                for person_id, household_id, old_name, old_relation, name, relation in batch
+            ],
+        )
+    await conn.execute(
+        update(persons)
+        .where(persons.c.id == p.c.registered_id, changed)
+        .values(name=p.c.name, relation=p.c.relation, updated_at=now)
+    )
+
+
+async def _insert_periods(conn: Conn, stamp: Stamp) -> None:
+    d = staged_periods
+    owner = persons.alias("owner")
+    await conn.execute(
+        insert(status_periods).from_select(
+            ["household_id", "person_id", "category", "effective_from", "effective_to", "note"]
+            + ["created_at", "created_by", "import_id"],
+            select(
+                households.c.id,
+                case((d.c.kind == "p", owner.c.id)),
+                d.c.category,
+                d.c.effective_from,
+                d.c.effective_to,
+                null(),
+                *stamp,
+            )
+            .select_from(
+                d.join(households, households.c.household_code == d.c.household_code).outerjoin(
+                    owner, and_(d.c.kind == "p", owner.c.id_number == d.c.subject)
+                )
+            )
+            .where(d.c.status == "new")
+            .order_by(d.c.line),
+        )
+    )
+
+
+async def _close_periods(
+    session: AsyncSession, conn: Conn, actor: Actor, import_id: int, now: datetime
+) -> None:
+    """Open periods of the registry that the file ends, each in the change log."""
+    d = staged_periods
+    s = status_periods
+    query = (
+        select(s.c.id, s.c.household_id, s.c.person_id, s.c.category, d.c.effective_to)
+        .join(s, s.c.id == d.c.period_id)
+        .where(d.c.status == "close")
+        .order_by(d.c.line)
+    )
+    async for batch in conn.stream(query, batch=BULK_CHUNK):
+        await record(
+            session,
+            actor,
+            [
+                Change(
+                    "status.end",
+                    "status_period",
+                    period_id,
+                    household_id=household_id,
+                    person_id=person_id,
+                    details={
+                        "import_id": import_id,
+                        "category": category,
+                        "effective_to": _iso(end),
+                        "reason": IMPORT_END_REASON,
+                    },
+                )
+                for period_id, household_id, person_id, category, end in batch
+            ],
+        )
+    await conn.execute(
+        update(s)
+        .where(s.c.id == d.c.period_id, d.c.status == "close")
+        .values(
+            effective_to=d.c.effective_to,
+            ended_at=now,
+            ended_by=actor.identity,
+            end_reason=IMPORT_END_REASON,
+        )
+    )
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
