@@ -56,7 +56,7 @@ FIGURES: dict[str, tuple[str, list[str], float, str]] = {
         ["--cli", "--rows", "1000000"],
         60.0,
         r"RESULT registry import \d+ rows: (?P<seconds>[\d.]+) s .*CPU (?P<cpu_s>[\d.]+) s, "
-        r"peak RSS (?P<peak_rss_mib>\d+) MiB",
+        r"peak RSS (?P<peak_rss_mib>\d+) MiB, server CPU (?P<server_cpu_s>[\d.]+) s",
     ),
 }
 

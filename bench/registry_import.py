@@ -8,8 +8,8 @@ nothing. Prints rows/s per backend, PostgreSQL first.
 
 With ``--cli`` (the large-data figure: ``--cli --rows 1000000``) the file is written to disk
 and imported on PostgreSQL by ``medaid-registry import FILE`` in a process of its own, as an
-ops team would; the wall time and that process's peak resident memory (``ru_maxrss`` from
-``wait4``) are printed, then the same file again (nothing changes).
+ops team would; the wall time, that process's CPU time and its peak resident memory
+(``VmHWM``) are printed, then the same file again (nothing changes).
 
 PostgreSQL: ``MEDAID_BENCH_DATABASE_URL`` (an empty database) if set, else a database created
 for the run on ``MEDAID_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
@@ -157,15 +157,64 @@ def bench(backend: str, data: bytes, rows: int) -> None:
 IMPORT_GOAL_S = 60.0
 
 
-def _cli_import(path: Path, url: str) -> tuple[float, float, int, str]:
+def _peak_rss_kib(pid: int) -> int | None:
+    """The process's peak resident memory so far (``VmHWM``), None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _server_cpu(database: str, seen: dict[int, float]) -> None:
+    """The CPU seconds so far of each local PostgreSQL backend serving ``database`` (found by
+    its process title), into ``seen`` by process id."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                title = cmdline.read()
+            if not title.startswith(b"postgres: ") or f" {database} ".encode() not in title:
+                continue
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seen[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+
+
+def _cli_import(path: Path, url: str) -> tuple[float, float, int, str, float]:
     """``medaid-registry import path`` in a process of its own: (wall seconds, its CPU seconds,
-    its peak RSS in MiB, its standard output)."""
+    its peak RSS in MiB, its standard output, the CPU seconds of the PostgreSQL backends that
+    served it).
+
+    The peak RSS is the process's ``VmHWM``, read every 20 ms until it exits: ``ru_maxrss``
+    from ``wait4`` would count this script's own memory too (a child's high-water mark starts
+    from its parent's resident size when it is forked). The server's CPU is read from
+    ``/proc`` every 0.2 s (a local server only; what a backend spends in its last 0.2 s is
+    missed)."""
+    database = url.rpartition("/")[2].partition("?")[0]
+    backends: dict[int, float] = {}
     env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_ENV": "test"}
     exe = Path(sys.executable).parent / "medaid-registry"
     started = time.perf_counter()
+    peak = polls = 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen([str(exe), "import", str(path)], env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, _peak_rss_kib(process.pid) or 0)
+            polls += 1
+            if polls % 10 == 0:
+                _server_cpu(database, backends)
+            time.sleep(0.02)
         process.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.perf_counter() - started
         out.seek(0)
@@ -173,7 +222,8 @@ def _cli_import(path: Path, url: str) -> tuple[float, float, int, str]:
         stdout, stderr = out.read().decode(), err.read().decode()
     if process.returncode != 0:
         raise SystemExit(f"import exited {process.returncode}: {stderr[-2000:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, stdout
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, peak // 1024, stdout, sum(backends.values())
 
 
 def bench_cli(data: bytes, rows: int) -> None:
@@ -186,20 +236,22 @@ def bench_cli(data: bytes, rows: int) -> None:
             path = Path(tmp) / "registry.csv"
             path.write_bytes(data)
             del data
-            first, first_cpu, first_rss, output = _cli_import(path, url)
+            first, first_cpu, first_rss, output, first_server = _cli_import(path, url)
             created_periods = json.loads(output)["periods"]["created"]
-            again, _, again_rss, output = _cli_import(path, url)
+            again, again_cpu, again_rss, output, again_server = _cli_import(path, url)
             assert json.loads(output)["changed"] is False, output
         print(
             f"postgres, CLI: {rows:,} rows in {first:.2f} s = {rows / first:,.0f} rows/s, "
-            f"{first_cpu:.1f} s CPU, peak RSS {first_rss:,} MiB "
-            f"({created_periods:,} status periods created); "
-            f"same file again {again:.2f} s, peak RSS {again_rss:,} MiB (nothing changed)",
+            f"{first_cpu:.1f} s CPU (server {first_server:.1f} s), peak RSS {first_rss:,} MiB "
+            f"({created_periods:,} status periods created); same file again {again:.2f} s, "
+            f"{again_cpu:.1f} s CPU (server {again_server:.1f} s), peak RSS {again_rss:,} MiB "
+            "(nothing changed)",
             flush=True,
         )
         print(
             f"RESULT registry import {rows} rows: {first:.2f} s (goal {IMPORT_GOAL_S:g} s), "
-            f"CPU {first_cpu:.1f} s, peak RSS {first_rss} MiB",
+            f"CPU {first_cpu:.1f} s, peak RSS {first_rss} MiB, server CPU {first_server:.1f} s, "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     finally:

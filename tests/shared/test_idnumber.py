@@ -86,3 +86,26 @@ def test_age_on_a_day_from_the_birth_date(born: date, on: date, age: int) -> Non
 def test_birth_date_of_a_malformed_number() -> None:
     with pytest.raises(ValueError, match="birth date"):
         birth_date("37030520161340123X")
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_check_character_is_the_weighted_sum_mod_11(first17: str) -> None:
+    """GB 11643: the digits weighted 2^(17-i) mod 11, summed; the check is 10X98765432 at the
+    remainder (the arithmetic the ASCII fast path must agree with)."""
+    weights = [2 ** (17 - i) % 11 for i in range(17)]
+    total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
+    assert check_character(first17) == "10X98765432"[total % 11]
+
+
+def test_check_character_outside_ascii_digits() -> None:
+    full_width = "".join(chr(ord(d) + 0xFEE0) for d in KNOWN_VALID[:17])  # as int() reads them
+    assert check_character(full_width) == "X"
+    with pytest.raises(ValueError, match="invalid literal"):
+        check_character("1101051949123100A")
+
+
+def test_a_birth_date_after_today_is_invalid() -> None:
+    today, tomorrow = date.today(), date.fromordinal(date.today().toordinal() + 1)
+    assert validate_id_number(make_id("110105", today, 1)) == make_id("110105", today, 1)
+    with pytest.raises(ValueError, match="birth date"):
+        validate_id_number(make_id("110105", tomorrow, 1))

@@ -18,11 +18,19 @@ _CHECK = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
 
 
+_ZERO_WEIGHTS = ord("0") * sum(_WEIGHTS)
+_FIRST_SAFE_YEAR = date.today().year
+"""Birth years before this one are never in the future (today only moves forward)."""
+
+
 def check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
     if len(first17) != len(_WEIGHTS):
         raise ValueError("expected 17 digits")
-    total = sum(map(mul, map(int, first17), _WEIGHTS))
+    if first17.isascii() and first17.isdigit():  # the digits' codes, less the code of "0"
+        total = sum(map(mul, first17.encode(), _WEIGHTS)) - _ZERO_WEIGHTS
+    else:
+        total = sum(map(mul, map(int, first17), _WEIGHTS))
     return _CHECK[total % 11]
 
 
@@ -39,7 +47,7 @@ def validate_id_number(value: str) -> str:
         born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
         raise ValueError("has an invalid birth date") from None
-    if born.year < 1880 or born > date.today():
+    if born.year < 1880 or (born.year >= _FIRST_SAFE_YEAR and born > date.today()):
         raise ValueError("has an invalid birth date")
     if check_character(text[:17]) != text[17]:
         raise ValueError("has a wrong check digit")

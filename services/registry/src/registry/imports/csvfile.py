@@ -17,7 +17,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from sys import intern
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from registry.categories import CATEGORIES, HOUSEHOLD_CATEGORIES
@@ -263,13 +262,6 @@ def _parse_row(line: int, record: list[str], errors: Problems) -> ImportRow | No
     household_code, region_code, id_number, name, relation, category, start, end = [
         cell.strip() for cell in record
     ]
-    household_code, region_code, name, relation, category = (
-        intern(household_code),
-        intern(region_code),
-        intern(name),
-        intern(relation),
-        intern(category),
-    )
     before = errors.count
 
     if not _HOUSEHOLD_CODE.match(household_code):

@@ -99,6 +99,10 @@ BULK_CHUNK = 20_000
 """Rows per ``COPY`` (or executemany) into the staging table, and per batch read back: the
 rows of a large import are never all in memory at once."""
 
+WORK_MEM = "64MB"
+"""PostgreSQL's ``work_mem`` for the import's transaction: the sorts and hash tables over the
+staging tables of a file of a million rows stay in memory rather than spill to disk."""
+
 
 class ImportRejected(Unprocessable):
     """The file cannot be imported; ``errors`` lists the first ``MAX_REPORTED_ERRORS``
@@ -298,6 +302,8 @@ async def import_csv(
 async def _import(
     session: AsyncSession, conn: Conn, stream: BinaryIO, *, actor: Actor, dry_run: bool
 ) -> ImportResult:
+    if conn.dialect == "postgresql":
+        await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     problems = Problems(MAX_REPORTED_ERRORS)
     reader = FileReader(stream, problems)
     try:
