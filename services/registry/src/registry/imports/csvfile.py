@@ -100,8 +100,16 @@ Kind = Literal["h", "p"]
 whichever member's row carries it), ``p`` the person's."""
 
 
+Record = tuple[int, str, str, str, str, str, str | None, date | None, date | None, Kind | None]
+"""A row valid on its own, as it is staged: (line, household_code, region_code, id_number,
+name, relation, category, effective_from, effective_to, kind); empty category → None, and
+kind None."""
+
+
 @dataclass(frozen=True, slots=True)
 class ImportRow:
+    """A row valid on its own (:func:`parse_csv`)."""
+
     line: int
     household_code: str
     region_code: str
@@ -111,13 +119,6 @@ class ImportRow:
     category: str | None
     effective_from: date | None
     effective_to: date | None
-
-    @property
-    def kind(self) -> Kind | None:
-        """``h``, ``p``, or None for a row without status."""
-        if self.category is None:
-            return None
-        return "h" if self.category in HOUSEHOLD_CATEGORIES else "p"
 
 
 class NotText(Exception):
@@ -148,9 +149,10 @@ class _Hashing(io.RawIOBase):
 
 class FileReader:
     """One pass over an import file (a binary stream that can seek: an open file, or
-    ``io.BytesIO``), iterated as the rows that are valid on their own, in file order, one at a
-    time. Each row's problems, and the header's, go to ``problems``; a file that is not valid
-    CSV ends at that row, its problem added. A byte that is not UTF-8 raises :class:`NotText`.
+    ``io.BytesIO``), iterated as the rows that are valid on their own (:data:`Record`), in
+    file order, one at a time. Each row's problems, and the header's, go to ``problems``; a
+    file that is not valid CSV ends at that row, its problem added. A byte that is not UTF-8
+    raises :class:`NotText`.
 
     After the pass: ``rows`` (data rows read, blank lines not counted, rows with problems
     included) and ``sha256`` (of the bytes read: the whole file when it had no problem)."""
@@ -165,7 +167,7 @@ class FileReader:
     def sha256(self) -> str:
         return self._hashing.digest.hexdigest()
 
-    def __iter__(self) -> Iterator[ImportRow]:
+    def __iter__(self) -> Iterator[Record]:
         text = io.TextIOWrapper(
             io.BufferedReader(self._hashing, 1 << 16), encoding="utf-8-sig", newline=""
         )
@@ -182,7 +184,7 @@ class FileReader:
             for record in reader:
                 line = previous + 1
                 previous = reader.line_num
-                if not any(cell.strip() for cell in record):
+                if not "".join(record).strip():
                     continue  # blank line, or a spreadsheet's row of empty cells
                 self.rows += 1
                 row = _parse_row(line, record, problems)
@@ -207,7 +209,7 @@ def parse_csv(data: bytes) -> ParsedFile:
     problem of the rows themselves (the checks across rows need the database)."""
     problems = Problems()
     try:
-        rows = list(FileReader(io.BytesIO(data), problems))
+        rows = [ImportRow(*record[:9]) for record in FileReader(io.BytesIO(data), problems)]
     except NotText as exc:
         return ParsedFile([], [exc.error])
     return ParsedFile(rows, problems.first())
@@ -255,7 +257,7 @@ def _header_error(header: list[str], problems: Problems) -> bool:
     return True
 
 
-def _parse_row(line: int, record: list[str], errors: Problems) -> ImportRow | None:
+def _parse_row(line: int, record: list[str], errors: Problems) -> Record | None:
     if len(record) != len(HEADER):
         errors.add(RowError(line, None, f"has {len(record)} fields; every row needs {len(HEADER)}"))
         return None
@@ -307,16 +309,20 @@ def _parse_row(line: int, record: list[str], errors: Problems) -> ImportRow | No
 
     if errors.count != before:
         return None
-    return ImportRow(
-        line=line,
-        household_code=household_code,
-        region_code=region_code,
-        id_number=id_number,
-        name=name,
-        relation=relation,
-        category=category or None,
-        effective_from=effective_from,
-        effective_to=effective_to,
+    if not category:
+        return (line, household_code, region_code, id_number, name, relation) + (None,) * 4
+    kind: Kind = "h" if category in HOUSEHOLD_CATEGORIES else "p"
+    return (
+        line,
+        household_code,
+        region_code,
+        id_number,
+        name,
+        relation,
+        category,
+        effective_from,
+        effective_to,
+        kind,
     )
 
 

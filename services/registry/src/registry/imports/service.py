@@ -78,10 +78,10 @@ from registry.changelog.service import Change, record
 from registry.database import UtcDateTime, serialize_writes, utcnow
 from registry.imports.csvfile import (
     FileReader,
-    ImportRow,
     Interval,
     NotText,
     Problems,
+    Record,
     RowError,
     overlaps,
 )
@@ -152,7 +152,7 @@ staged_rows = _temporary(
     Column("category", String),
     Column("effective_from", Date),
     Column("effective_to", Date),
-    Column("kind", String),  # ImportRow.kind: h, p or NULL
+    Column("kind", String),  # csvfile.Kind: h, p, or NULL without a category
 )
 """The file's rows that are valid on their own, as read."""
 
@@ -204,21 +204,6 @@ the registry's period of that key."""
 _STAGING = (staged_rows, staged_households, staged_persons, staged_periods)
 
 _COLUMNS = [c.name for c in staged_rows.columns]
-
-
-def _record(row: ImportRow) -> tuple[Any, ...]:
-    return (
-        row.line,
-        row.household_code,
-        row.region_code,
-        row.id_number,
-        row.name,
-        row.relation,
-        row.category,
-        row.effective_from,
-        row.effective_to,
-        row.kind,
-    )
 
 
 def _subject(rows: Table) -> ColumnElement[str]:
@@ -354,9 +339,9 @@ async def _analyze(conn: Conn, table: Table) -> None:
 
 async def _stage(conn: Conn, reader: FileReader) -> None:
     """The rows valid on their own into :data:`staged_rows`, ``BULK_CHUNK`` at a time."""
-    chunk: list[tuple[Any, ...]] = []
+    chunk: list[Record] = []
     for row in reader:
-        chunk.append(_record(row))
+        chunk.append(row)
         if len(chunk) >= BULK_CHUNK:
             await conn.copy(staged_rows, _COLUMNS, chunk)
             chunk = []
