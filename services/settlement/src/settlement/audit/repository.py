@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from settlement.audit.chain import GENESIS, chain_of, seal
@@ -23,6 +24,32 @@ _HEAD = (
     .order_by(audit_log.c.seq.desc())
     .limit(1)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The end of a chain as read: its last ``seq`` and ``hash`` (``0`` and
+    :data:`~settlement.audit.chain.GENESIS` for an empty chain)."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def of(cls, seq: int | None, hash_: str | None) -> ChainHead:
+        return cls(0, GENESIS) if seq is None or hash_ is None else cls(seq, hash_)
+
+
+def head_columns(chain: BindParameter[str]) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The chain's end as two columns (``head_seq``, ``head_hash``; NULL for an empty chain)
+    for another statement to read along, e.g. the settle's locked read."""
+    last = select(audit_log.c.seq, audit_log.c.hash).where(audit_log.c.chain == chain)
+    last = last.order_by(audit_log.c.seq.desc()).limit(1)
+    return (
+        last.with_only_columns(audit_log.c.seq).scalar_subquery().label("head_seq"),
+        last.with_only_columns(audit_log.c.hash).scalar_subquery().label("head_hash"),
+    )
+
+
 _INSERT = {
     "postgresql": postgresql.insert(audit_log)
     .on_conflict_do_nothing(index_elements=["chain", "seq"])
@@ -84,11 +111,12 @@ async def append(
     )
 
 
-async def append_row(conn: Conn, row: dict[str, Any]) -> int:
+async def append_row(conn: Conn, row: dict[str, Any], head: ChainHead | None = None) -> int:
     """Append a record made by :func:`audit_row` at the end of its chain; its id.
 
-    The end of the chain is read, the record sealed after it and inserted unless
-    ``(chain, seq)`` is taken. A settle or revoke holds the person's running-total row lock,
+    The end of the chain is read (or taken from ``head``, read earlier in the transaction),
+    the record sealed after it and inserted unless ``(chain, seq)`` is taken: a stale
+    ``head`` costs one more round. A settle or revoke holds the person's running-total row lock,
     so nobody else appends to that chain meanwhile and this runs once. A writer without that
     lock (an admission, a review) that meets a concurrent append waits for it (the insert
     waits on the other transaction's row), then takes the chain's advisory lock
@@ -100,9 +128,11 @@ async def append_row(conn: Conn, row: dict[str, Any]) -> int:
             # Contention: queue on the chain's lock (released at commit), so concurrent
             # appenders take turns instead of racing for the same place again and again.
             await conn.execute(_CHAIN_LOCK, {"key": chain_lock_key(row["chain"])})
-        head = (await conn.execute(_HEAD, {"chain": row["chain"]})).first()
-        seq, prev = (head.seq + 1, head.hash) if head is not None else (1, GENESIS)
-        inserted = (await conn.execute(insert, seal(row, seq=seq, prev_hash=prev))).first()
+        if head is None or attempt > 0:
+            last = (await conn.execute(_HEAD, {"chain": row["chain"]})).first()
+            head = ChainHead.of(*last) if last is not None else ChainHead.of(None, None)
+        sealed = seal(row, seq=head.seq + 1, prev_hash=head.hash)
+        inserted = (await conn.execute(insert, sealed)).first()
         if inserted is not None:
             return int(inserted[0])
     raise ChainContention(f"audit chain {row['chain']} kept moving; retry")

@@ -3,11 +3,23 @@ queries, written once as Core (see :class:`shared.db.Database` for how they run)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from settlement.bills.models import FUND_FIELDS, REVOKED, SETTLED, BillFundRow, BillRow
@@ -25,20 +37,88 @@ _INSERT_BILL = {
 }
 
 
-async def insert_bill(conn: Conn, values: dict[str, Any]) -> bool:
+async def insert_bill(conn: Conn, values: Mapping[str, Any]) -> bool:
     """Insert unless the idempotency key or a settled bill of the visit is already there
     (``False`` then, and nothing written)."""
     result = await conn.execute(_INSERT_BILL[conn.dialect], values)
     return result.first() is not None
 
 
-async def insert_funds(conn: Conn, setl_id: str, setldetail: Sequence[Any]) -> None:
-    """The bill's ``setldetail`` rows (the engine's ``FundDetail``), numbered from 1."""
-    rows = [
+def fund_rows(setl_id: str, setldetail: Sequence[Any]) -> list[dict[str, Any]]:
+    """The ``bill_funds`` rows of a bill's ``setldetail`` (the engine's ``FundDetail``),
+    numbered from 1."""
+    return [
         {"setl_id": setl_id, "seq": seq, **{name: getattr(d, name) for name in FUND_FIELDS}}
         for seq, d in enumerate(setldetail, start=1)
     ]
-    await conn.execute(_INSERT_FUNDS, rows)
+
+
+async def insert_funds(conn: Conn, setl_id: str, setldetail: Sequence[Any]) -> None:
+    """The bill's ``setldetail`` rows, numbered from 1."""
+    await conn.execute(_INSERT_FUNDS, fund_rows(setl_id, setldetail))
+
+
+async def insert_settled(
+    conn: Conn,
+    values: Mapping[str, Any],
+    setldetail: Sequence[Any],
+    then: tuple[Update, Mapping[str, Any]],
+) -> bool:
+    """A settled bill, its fund rows and ``then`` (an ``UPDATE`` and its parameters: the
+    moved running totals) in one round trip on PostgreSQL (one statement: the bill's
+    insert, with the others as data-modifying ``WITH`` parts), three statements on SQLite.
+    ``False`` when the idempotency key or a settled bill of the visit is already there: the
+    caller rolls the transaction back (the ``UPDATE`` has run on PostgreSQL)."""
+    if conn.dialect != "postgresql":
+        if not await insert_bill(conn, values):
+            return False
+        await insert_funds(conn, values["setl_id"], setldetail)
+        await conn.execute(*then)
+        return True
+    stmt, names = _settled_statement(tuple(values), then[0])
+    params = {f"b_{name}": value for name, value in values.items()}
+    rows = fund_rows(values["setl_id"], setldetail)
+    params.update({f"f_{name}": [row[name] for row in rows] for name in names})
+    params.update(then[1])
+    return (await conn.execute(stmt, params)).first() is not None
+
+
+_SETTLED: dict[tuple[tuple[str, ...], int], tuple[Select[Any], tuple[str, ...]]] = {}
+
+
+def _settled_statement(
+    columns: tuple[str, ...], then: Update
+) -> tuple[Select[Any], tuple[str, ...]]:
+    """PostgreSQL: ``WITH bill AS (INSERT … ON CONFLICT DO NOTHING RETURNING setl_id),
+    funds AS (INSERT INTO bill_funds SELECT bill.setl_id, f.* FROM bill, unnest(arrays) f),
+    moved AS (then) SELECT setl_id FROM bill`` — built once per column set and statement."""
+    key = (columns, id(then))
+    if key not in _SETTLED:
+        bill = (
+            postgresql.insert(bills)
+            .values({name: bindparam(f"b_{name}", type_=bills.c[name].type) for name in columns})
+            .on_conflict_do_nothing()
+            .returning(bills.c.setl_id)
+            .cte("bill")
+        )
+        names = tuple(c.name for c in bill_funds.c if c.name != "setl_id")
+        arrays = [
+            bindparam(f"f_{name}", type_=postgresql.ARRAY(bill_funds.c[name].type))
+            for name in names
+        ]
+        lines = func.unnest(*arrays).table_valued(*names).render_derived()
+        funds = (
+            insert(bill_funds)
+            .from_select(
+                ["setl_id", *names],
+                select(bill.c.setl_id, *(lines.c[name] for name in names)),
+            )
+            .returning(bill_funds.c.seq)
+            .cte("funds")
+        )
+        moved = then.returning(literal_column("1")).cte("moved")
+        _SETTLED[key] = (select(bill.c.setl_id).add_cte(funds, moved), names)
+    return _SETTLED[key]
 
 
 async def find_duplicate(

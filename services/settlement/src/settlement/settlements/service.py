@@ -418,18 +418,12 @@ class SettlementService:
                 "request_id": request_id,
                 "interim": req.visit.interim,
             }
-            if not await repository.insert_bill(conn, row):
+            totals = apply_deltas(inputs.totals, bill.deltas)
+            moved = accumulators.moved(req.patient.id_number, values["acc_year"], totals, 1)
+            if not await repository.insert_settled(conn, row, bill.setldetail, moved):
                 raise _Duplicate
-            await repository.insert_funds(conn, setl_id, bill.setldetail)
             if req.items is None:
                 await fee_details.settle_open(conn, hospital.id, req.visit.visit_id, setl_id)
-            await accumulators.store(
-                conn,
-                req.patient.id_number,
-                values["acc_year"],
-                apply_deltas(inputs.totals, bill.deltas),
-                1,
-            )
             drawn = bill.deltas.get(TEMPORARY_ASSISTANCE_KEY, Decimal(0))
             uses = grants.split(drawn, inputs.open_grants) if drawn > 0 else []
             if uses:
@@ -462,6 +456,7 @@ class SettlementService:
                     },
                     person=req.patient.id_number,
                 ),
+                inputs.chain_head,
             )
         answer = bill_out(values, bill.setldetail, hospital.code, links=self.receipt_links)
         answer.flags = flags
@@ -726,6 +721,7 @@ class SettlementService:
                 },
                 person=row.id_number,
             ),
+            inputs.chain_head,
         )
 
 
