@@ -166,8 +166,9 @@ async def test_a_bill_moved_to_another_month_keeps_its_keys(svc: Service) -> Non
 async def test_a_settled_bill_its_fund_rows_and_totals_are_written_together(
     svc: Service,
 ) -> None:
-    """``insert_settled``: on PostgreSQL one statement, on SQLite three; both write the
-    bill, every fund row and the moved totals, and a duplicate writes no bill or fund row."""
+    """``insert_settled``: on PostgreSQL one statement, on SQLite one each; both write the
+    bill, every fund row and the moved totals (answering the statement's returned value),
+    and a duplicate writes no bill or fund row."""
     from types import SimpleNamespace
 
     from settlement.accumulators import repository as accumulators
@@ -193,7 +194,7 @@ async def test_a_settled_bill_its_fund_rows_and_totals_are_written_together(
     totals = {"medfee_sumamt": row["medfee_sumamt"] * 2}
     moved = accumulators.moved(row["id_number"], row["acc_year"], totals, 1)
     async with db.write() as conn:
-        assert await repository.insert_settled(conn, copy, detail, moved) is True
+        assert await repository.insert_settled(conn, copy, detail, [moved]) == [2]  # bills
     async with db.read() as conn:
         written = (await repository.funds_of(conn, [copy["setl_id"]]))[copy["setl_id"]]
         now = await accumulators.totals(conn, row["id_number"], row["acc_year"])
@@ -204,7 +205,7 @@ async def test_a_settled_bill_its_fund_rows_and_totals_are_written_together(
     again = {**copy, "setl_id": unique("S-TOG")}  # the same idempotency key
     with contextlib.suppress(RolledBack):
         async with db.write() as conn:
-            assert await repository.insert_settled(conn, again, detail, moved) is False
+            assert await repository.insert_settled(conn, again, detail, [moved]) is None
             raise RolledBack  # what the settle does on a duplicate
     assert await rows_of(db, "bills", again["setl_id"]) == 0
     assert await rows_of(db, "bill_funds", again["setl_id"]) == 0

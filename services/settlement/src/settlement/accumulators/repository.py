@@ -37,6 +37,7 @@ _STORE = (
         updated_at=bindparam("now"),
     )
 )
+_MOVED = _STORE.returning(accumulators.c.bills)
 
 
 async def create_locked(conn: Conn, id_number: str, year: int) -> bool:
@@ -59,8 +60,8 @@ async def totals(conn: Conn, id_number: str, year: int) -> dict[str, Decimal]:
 def moved(
     id_number: str, year: int, totals: dict[str, Decimal], bills: int
 ) -> tuple[Update, dict[str, Any]]:
-    """The statement writing the moved totals and its parameters; ``bills`` is +1 on settle,
-    −1 on revoke."""
+    """The statement writing the moved totals (it returns the new count of bills) and its
+    parameters; ``bills`` is +1 on settle, −1 on revoke."""
     params = {
         "person": id_number,
         "acc_year": year,
@@ -68,11 +69,11 @@ def moved(
         "bill_delta": bills,
         "now": utcnow(),
     }
-    return _STORE, params
+    return _MOVED, params
 
 
 async def store(
     conn: Conn, id_number: str, year: int, totals: dict[str, Decimal], bills: int
 ) -> None:
     """Write the moved totals; ``bills`` is +1 on settle, −1 on revoke."""
-    await conn.execute(*moved(id_number, year, totals, bills))
+    await conn.execute(_STORE, moved(id_number, year, totals, bills)[1])

@@ -50,14 +50,25 @@ def head_columns(chain: BindParameter[str]) -> tuple[ColumnElement[Any], ColumnE
     )
 
 
-_INSERT = {
-    "postgresql": postgresql.insert(audit_log)
-    .on_conflict_do_nothing(index_elements=["chain", "seq"])
-    .returning(audit_log.c.id),
-    "sqlite": sqlite.insert(audit_log)
-    .on_conflict_do_nothing(index_elements=["chain", "seq"])
-    .returning(audit_log.c.id),
-}
+_SEALED = (
+    *("at", "actor", "action", "subject", "request_id", "detail"),
+    *("chain", "seq", "prev_hash", "hash"),
+)
+"""The columns of a sealed record (:func:`settlement.audit.chain.seal`)."""
+
+
+def _append_after(insert: Any) -> Any:
+    # Parameters named ``audit_…``, so another statement can carry this one (a settle's).
+    values = {name: bindparam(f"audit_{name}", type_=audit_log.c[name].type) for name in _SEALED}
+    return (
+        insert(audit_log)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["chain", "seq"])
+        .returning(audit_log.c.id)
+    )
+
+
+_INSERT = {"postgresql": _append_after(postgresql.insert), "sqlite": _append_after(sqlite.insert)}
 _CHAIN_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 MAX_ATTEMPTS = 1000
 
@@ -122,7 +133,6 @@ async def append_row(conn: Conn, row: dict[str, Any], head: ChainHead | None = N
     waits on the other transaction's row), then takes the chain's advisory lock
     (PostgreSQL; SQLite's writers are serialised already), reads the new end and seals after
     it."""
-    insert = _INSERT[conn.dialect]
     for attempt in range(MAX_ATTEMPTS):
         if attempt == 1 and conn.dialect == "postgresql":
             # Contention: queue on the chain's lock (released at commit), so concurrent
@@ -131,11 +141,19 @@ async def append_row(conn: Conn, row: dict[str, Any], head: ChainHead | None = N
         if head is None or attempt > 0:
             last = (await conn.execute(_HEAD, {"chain": row["chain"]})).first()
             head = ChainHead.of(*last) if last is not None else ChainHead.of(None, None)
-        sealed = seal(row, seq=head.seq + 1, prev_hash=head.hash)
-        inserted = (await conn.execute(insert, sealed)).first()
+        inserted = (await conn.execute(*sealed_insert(conn.dialect, row, head))).first()
         if inserted is not None:
             return int(inserted[0])
     raise ChainContention(f"audit chain {row['chain']} kept moving; retry")
+
+
+def sealed_insert(dialect: str, row: dict[str, Any], head: ChainHead) -> tuple[Any, dict[str, Any]]:
+    """The statement appending ``row`` (made by :func:`audit_row`) right after ``head``, and
+    its parameters (named ``audit_…``, so a settle can carry it in its own statement): it
+    returns the record's id, or no row when ``(chain, seq)`` is taken — the chain moved
+    since ``head`` was read, and :func:`append_row` appends it after the new end."""
+    record = seal(row, seq=head.seq + 1, prev_hash=head.hash)
+    return _INSERT[dialect], {f"audit_{name}": record[name] for name in _SEALED}
 
 
 def chain_lock_key(chain: str) -> int:

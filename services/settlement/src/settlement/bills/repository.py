@@ -10,17 +10,16 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Select,
-    Update,
     and_,
     bindparam,
     func,
     insert,
-    literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import UpdateBase
 
 from settlement.bills.models import FUND_FIELDS, REVOKED, SETTLED, BillFundRow, BillRow
 from settlement.database import AnyRow, Conn, table_of
@@ -62,37 +61,43 @@ async def insert_settled(
     conn: Conn,
     values: Mapping[str, Any],
     setldetail: Sequence[Any],
-    then: tuple[Update, Mapping[str, Any]],
-) -> bool:
-    """A settled bill, its fund rows and ``then`` (an ``UPDATE`` and its parameters: the
-    moved running totals) in one round trip on PostgreSQL (one statement: the bill's
-    insert, with the others as data-modifying ``WITH`` parts), three statements on SQLite.
-    ``False`` when the idempotency key or a settled bill of the visit is already there: the
-    caller rolls the transaction back (the ``UPDATE`` has run on PostgreSQL)."""
+    also: Sequence[tuple[UpdateBase, Mapping[str, Any]]],
+) -> list[Any] | None:
+    """A settled bill, its fund rows and ``also`` (statements, each with its parameters:
+    an ``INSERT`` or ``UPDATE`` returning one column, parameter names distinct from each
+    other's; e.g. the moved running totals and the audit record) in one round trip on
+    PostgreSQL — one statement, the bill's insert with the others as data-modifying
+    ``WITH`` parts — and one statement each on SQLite.
+
+    The first value each of ``also`` returned (``None`` for no row), in order; ``None`` when
+    the idempotency key or a settled bill of the visit is already there: no bill or fund row
+    is written, and the caller rolls back (``also`` has run on PostgreSQL)."""
     if conn.dialect != "postgresql":
         if not await insert_bill(conn, values):
-            return False
+            return None
         await insert_funds(conn, values["setl_id"], setldetail)
-        await conn.execute(*then)
-        return True
-    stmt, names = _settled_statement(tuple(values), then[0])
+        return [(await conn.execute(stmt, params)).scalar() for stmt, params in also]
+    stmt, names = _settled_statement(tuple(values), tuple(s for s, _ in also))
     params = {f"b_{name}": value for name, value in values.items()}
     rows = fund_rows(values["setl_id"], setldetail)
     params.update({f"f_{name}": [row[name] for row in rows] for name in names})
-    params.update(then[1])
-    return (await conn.execute(stmt, params)).first() is not None
+    for _, more in also:
+        params.update(more)
+    row = (await conn.execute(stmt, params)).first()
+    return None if row is None else list(row)[1:]
 
 
-_SETTLED: dict[tuple[tuple[str, ...], int], tuple[Select[Any], tuple[str, ...]]] = {}
+_SETTLED: dict[tuple[Any, ...], tuple[Select[Any], tuple[str, ...]]] = {}
 
 
 def _settled_statement(
-    columns: tuple[str, ...], then: Update
+    columns: tuple[str, ...], also: tuple[UpdateBase, ...]
 ) -> tuple[Select[Any], tuple[str, ...]]:
     """PostgreSQL: ``WITH bill AS (INSERT … ON CONFLICT DO NOTHING RETURNING setl_id),
     funds AS (INSERT INTO bill_funds SELECT bill.setl_id, f.* FROM bill, unnest(arrays) f),
-    moved AS (then) SELECT setl_id FROM bill`` — built once per column set and statement."""
-    key = (columns, id(then))
+    also_1 AS (…) … SELECT bill.setl_id, (SELECT … FROM also_1), … FROM bill`` — built once
+    per column set and statements (the names of the fund columns come with it)."""
+    key = (columns, *(id(s) for s in also))
     if key not in _SETTLED:
         bill = (
             postgresql.insert(bills)
@@ -116,8 +121,9 @@ def _settled_statement(
             .returning(bill_funds.c.seq)
             .cte("funds")
         )
-        moved = then.returning(literal_column("1")).cte("moved")
-        _SETTLED[key] = (select(bill.c.setl_id).add_cte(funds, moved), names)
+        more = [s.cte(f"also_{n}") for n, s in enumerate(also, start=1)]
+        returned = [select(*m.c).scalar_subquery() for m in more]
+        _SETTLED[key] = (select(bill.c.setl_id, *returned).add_cte(funds), names)
     return _SETTLED[key]
 
 
