@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, literal, select
 
@@ -78,13 +79,20 @@ def _person_year_statement(*, lock: bool) -> Select[tuple[object, ...]]:
     if lock:
         # The totals through a locking sub-select: it answers (NULL) when the person-year has
         # no row yet, and after waiting for another settle's lock it returns the row as that
-        # settle left it. The audit chain's end rides along (a guess the append checks).
-        totals = select(accumulators.c.totals).where(KEY).with_for_update().scalar_subquery()
+        # settle left it. The other sub-selects read as of the statement's start: when the
+        # row's stamp under the lock differs from the one they saw, the row moved meanwhile
+        # and the caller reads again (holding the lock now, so nothing moves).
+        def locked(column: Any) -> Any:
+            return select(column).where(KEY).with_for_update().scalar_subquery()
+
+        seen = select(accumulators.c.updated_at).where(KEY).scalar_subquery()
         return select(
-            totals.label("totals"),
+            locked(accumulators.c.totals).label("totals"),
             literal(None).label("bills"),
             *_FACTS,
             *head_columns(bindparam("chain")),
+            locked(accumulators.c.updated_at).label("locked_stamp"),
+            seen.label("seen_stamp"),
         ).select_from(_ONE.outerjoin(admissions, _ADMISSION_KEY))
     source = _ONE.outerjoin(accumulators, KEY).outerjoin(admissions, _ADMISSION_KEY)
     return select(accumulators.c.totals, accumulators.c.bills, *_FACTS).select_from(source)
@@ -122,21 +130,26 @@ async def person_year(
     if lock:
         params["chain"] = chain_of(id_number)
     row = (await conn.execute(_LOCK if lock else _READ, params)).one()
-    totals = row[0]
+    totals = row.totals
     if lock and totals is None:
         if await create_locked(conn, id_number, year):
             totals = "{}"
         else:  # another bill created the row meanwhile (the insert waited for it)
             row = (await conn.execute(_LOCK, params)).one()
-            totals = row[0]
+            totals = row.totals
+    if lock and row.locked_stamp != row.seen_stamp:  # waited for another settle or revoke
+        row = (await conn.execute(_LOCK, params)).one()
+        totals = row.totals
     admission = None
-    if row[3] is not None:
-        admission = AdmissionFacts(row[3], row[4], bool(row[5]), row[6])
-    grants = await open_grants(conn, id_number, on, lock=lock) if row[2] else []
+    if row.id_number is not None:
+        admission = AdmissionFacts(
+            row.id_number, row.categories, bool(row.registered), row.eligibility_on
+        )
+    grants = await open_grants(conn, id_number, on, lock=lock) if row.has_grant else []
     return PersonYear(
         load_totals(totals),
-        None if lock else int(row[1] or 0),
+        None if lock else int(row.bills or 0),
         admission,
         grants,
-        ChainHead.of(row[7], row[8]) if lock else None,
+        ChainHead.of(row.head_seq, row.head_hash) if lock else None,
     )
