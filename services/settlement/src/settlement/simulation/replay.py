@@ -55,14 +55,18 @@ class ReplayRow(NamedTuple):
 
 
 class ReplayError(Exception):
-    """The candidate cannot settle a stored bill: ``(setl_id, field, message)``, ``field``
-    naming the policy key to blame (``policy.hospital_levels``) or ``policy``."""
+    """The candidate cannot settle a stored bill: ``(setl_id, field, message, person)``,
+    ``field`` naming the policy key to blame (``policy.hospital_levels``) or ``policy``,
+    ``person`` the bill's ``(id_number, acc_year)`` (its place in the records' order)."""
 
-    def __init__(self, setl_id: str, field_name: str, message: str) -> None:
-        super().__init__(setl_id, field_name, message)
+    def __init__(
+        self, setl_id: str, field_name: str, message: str, person: tuple[str, int]
+    ) -> None:
+        super().__init__(setl_id, field_name, message, person)
         self.setl_id = setl_id
         self.field = field_name
         self.message = message
+        self.person = person
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -216,7 +220,7 @@ class Replay(Figures):
                 )
             except BillInputError as exc:
                 field_name = "policy.hospital_levels" if exc.field == "hospital_level" else "policy"
-                raise ReplayError(row.setl_id, field_name, str(exc)) from None
+                raise ReplayError(row.setl_id, field_name, str(exc), person) from None
             self.totals = apply_deltas(self.totals, bill.deltas)
             self.made[row.setl_id] = bill
             self.replayed += 1
@@ -225,18 +229,7 @@ class Replay(Figures):
 
 
 @lru_cache(maxsize=4)
-def _candidate(text: str) -> Policy:
+def candidate_policy(text: str) -> Policy:
+    """The candidate parsed (once per process for the same text: a worker process re-runs
+    one share of a request)."""
     return load_policy(text, source="candidate policy")
-
-
-def replay_part(
-    policy_text: str, begin: date, end: date, rows: Sequence[ReplayRow]
-) -> Figures | ReplayError:
-    """Replay whole person-years (run in a worker process: the candidate is parsed once per
-    process); the figures, or the error of the first bill the candidate cannot settle."""
-    replay = Replay(_candidate(policy_text), begin, end)
-    try:
-        replay.feed(rows)
-    except ReplayError as exc:
-        return exc
-    return replay.figures()

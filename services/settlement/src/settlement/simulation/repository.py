@@ -8,7 +8,7 @@ from contextlib import aclosing
 from datetime import date
 from typing import cast
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 
 from settlement.bills.models import BillRow
 from settlement.database import AnyRow, Conn, table_of
@@ -20,12 +20,16 @@ BATCH = 2000
 
 
 async def stream_replay(
-    conn: Conn, begin: date, end: date
+    conn: Conn, begin: date, end: date, share: tuple[int, int] | None = None
 ) -> AsyncGenerator[Sequence[AnyRow], None]:
     """Every record (bill or reversal) of a person-year that has a record in the period, made
     up to the period's end, ordered by person, year and time: the bills and revokes as they
     happened, so each record is re-run on the running totals it met. The columns are
-    ``ReplayRow``'s."""
+    ``ReplayRow``'s.
+
+    ``share`` ``(k, n)`` (PostgreSQL only): the records of the persons whose ID number hashes
+    to ``k`` of ``n`` shares (``hashtext``), so ``n`` connections read disjoint sets of whole
+    persons, together all of them."""
     in_period = bills.alias("in_period")
     touched = exists().where(
         and_(
@@ -41,6 +45,9 @@ async def stream_replay(
         .where(bills.c.status.in_(BOOKED), bills.c.setl_date <= end, touched)
         .order_by(bills.c.id_number, bills.c.acc_year, bills.c.setl_time, bills.c.setl_id)
     )
+    if share is not None:
+        k, n = share
+        stmt = stmt.where(func.hashtext(bills.c.id_number).op("&")(0x7FFFFFFF) % n == k)
     # Closed here, while the connection is still held, when the caller stops early.
     stream = cast(AsyncGenerator[Sequence[AnyRow], None], conn.stream(stmt, batch=BATCH))
     async with aclosing(stream) as batches:
