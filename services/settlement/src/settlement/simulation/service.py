@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import aclosing
 from datetime import date
@@ -94,8 +95,9 @@ async def _replay(
     while the connection is held, also when a bill stops the run. Several (PostgreSQL):
     :func:`_replay_in_shares`."""
     if processes > 1 and not db.sqlite:
+        shares = await repository.share_bounds(conn, begin, end, processes)
         snapshot = await export_snapshot(conn)
-        return await _replay_in_shares(db.url, snapshot, policy_text, begin, end, processes)
+        return await _replay_in_shares(db.url, snapshot, policy_text, begin, end, shares)
     replay = Replay(candidate, begin, end)
     async with aclosing(repository.stream_replay(conn, begin, end)) as batches:
         try:
@@ -107,55 +109,68 @@ async def _replay(
 
 
 async def _replay_in_shares(
-    url: str, snapshot: str, policy_text: str, begin: date, end: date, processes: int
+    url: str,
+    snapshot: str,
+    policy_text: str,
+    begin: date,
+    end: date,
+    shares: Sequence[repository.Persons],
 ) -> Figures:
-    """The records re-run in ``processes`` worker processes (spawned for the request), each
-    reading and re-running its share of the persons (``repository.stream_replay``'s
-    ``share``) on a connection of its own in the request's snapshot, so nothing per record
-    passes between processes. Every figure is a sum or a set, so the merged figures are the
-    ones a single process gives; of the bills the candidate cannot settle, the one named is
-    the first in the records' order (the smallest person-year), as a single process would
-    stop at."""
+    """The records re-run in a worker process per share of the persons (consecutive ranges
+    of ID numbers; spawned for the request), each reading and re-running its share on a
+    connection of its own in the request's snapshot, so nothing per record passes between
+    processes. The shares are merged in order, so the figures, and the first bill the
+    candidate cannot settle, are the ones a single process gives."""
     loop = asyncio.get_running_loop()
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn"))
     try:
         results = await asyncio.gather(
             *(
                 loop.run_in_executor(
-                    pool, replay_share, url, snapshot, policy_text, begin, end, (k, processes)
+                    pool, replay_share, url, snapshot, policy_text, begin, end, persons
                 )
-                for k in range(processes)
+                for persons in shares
             )
         )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    errors = [result for result in results if isinstance(result, ReplayError)]
-    if errors:
-        _raise(min(errors, key=lambda error: error.person))
     figures = Figures()
     for result in results:
-        figures.merge(cast(Figures, result))
+        if isinstance(result, ReplayError):
+            _raise(result)
+        else:
+            figures.merge(result)
     return figures
 
 
 def replay_share(
-    url: str, snapshot: str, policy_text: str, begin: date, end: date, share: tuple[int, int]
+    url: str,
+    snapshot: str,
+    policy_text: str,
+    begin: date,
+    end: date,
+    persons: repository.Persons,
 ) -> Figures | ReplayError:
-    """A worker process's share ``(k, n)`` of the replay, read in the exported ``snapshot``
-    on a connection of its own to ``url``: its figures, or the error of its first bill the
-    candidate cannot settle."""
-    return asyncio.run(_replay_share(url, snapshot, policy_text, begin, end, share))
+    """A worker process's share (``persons``) of the replay, read in the exported
+    ``snapshot`` on a connection of its own to ``url``: its figures, or the error of its
+    first bill the candidate cannot settle."""
+    return asyncio.run(_replay_share(url, snapshot, policy_text, begin, end, persons))
 
 
 async def _replay_share(
-    url: str, snapshot: str, policy_text: str, begin: date, end: date, share: tuple[int, int]
+    url: str,
+    snapshot: str,
+    policy_text: str,
+    begin: date,
+    end: date,
+    persons: repository.Persons,
 ) -> Figures | ReplayError:
     db = Database.from_url(url, pool_size=1, application_name="medaid-simulation")
     replay = Replay(candidate_policy(policy_text), begin, end)
     try:
         async with (
             db.snapshot(shared=snapshot) as conn,
-            aclosing(repository.stream_replay(conn, begin, end, share)) as batches,
+            aclosing(repository.stream_replay(conn, begin, end, persons)) as batches,
         ):
             async for batch in batches:
                 replay.feed([ReplayRow._make(row) for row in batch])
