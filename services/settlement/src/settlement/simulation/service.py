@@ -20,6 +20,7 @@ import asyncio
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import aclosing
 from datetime import date
 from decimal import Decimal
@@ -108,6 +109,29 @@ async def _replay(
     return replay.figures()
 
 
+_pools: dict[int, ProcessPoolExecutor] = {}
+
+
+def _workers(processes: int) -> ProcessPoolExecutor:
+    """``processes`` worker processes, spawned by the first what-if that needs them and kept
+    for the next ones: a worker spends about a second of CPU importing the service before
+    its first record, which a request spawning its own would pay every time. Stopped with the
+    service (:func:`close_workers`)."""
+    pool = _pools.get(processes)
+    if pool is None:
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        _pools[processes] = pool
+    return pool
+
+
+def close_workers() -> None:
+    """Stop the worker processes (at the service's shutdown; a what-if under way is
+    cancelled)."""
+    while _pools:
+        _, pool = _pools.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 async def _replay_in_shares(
     url: str,
     snapshot: str,
@@ -117,12 +141,12 @@ async def _replay_in_shares(
     shares: Sequence[repository.Persons],
 ) -> Figures:
     """The records re-run in a worker process per share of the persons (consecutive ranges
-    of ID numbers; spawned for the request), each reading and re-running its share on a
+    of ID numbers; :func:`_workers`), each reading and re-running its share on a
     connection of its own in the request's snapshot, so nothing per record passes between
     processes. The shares are merged in order, so the figures, and the first bill the
     candidate cannot settle, are the ones a single process gives."""
     loop = asyncio.get_running_loop()
-    pool = ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn"))
+    pool = _workers(len(shares))
     try:
         results = await asyncio.gather(
             *(
@@ -132,8 +156,11 @@ async def _replay_in_shares(
                 for persons in shares
             )
         )
-    finally:
+    except BrokenProcessPool:  # a worker died (killed): the next what-if starts new ones
+        if _pools.get(len(shares)) is pool:
+            del _pools[len(shares)]
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
     figures = Figures()
     for result in results:
         if isinstance(result, ReplayError):
