@@ -14,8 +14,9 @@
    - *flagging*: one-night stays back to back at the same hospital with the same diagnosis
      and bed-days beyond the stay — every bill is flagged, most twice (the worst case).
    Goal: rules on ≤ 1.10 × rules off. Besides the paired ratio, the CPU spent inside the
-   rules' hook (``SupervisionService.on_settle``: its read, evaluation and insert) is timed
-   around each call, a direct figure that other load on the machine disturbs less.
+   rules' hooks (``SupervisionService.on_settle``: its read and evaluation; ``record``: the
+   flags' insert) is timed around each call, a direct figure that other load on the machine
+   disturbs less.
 2. **The audit chain.** An append in a write transaction of its own, chained (read the
    chain's end, seal, insert) vs a plain insert of the same record: CPU and wall time per
    append. Then 16 concurrent appenders × ``--appends`` records: to 16 chains (persons) vs to
@@ -254,23 +255,27 @@ async def count_flags(db: Database) -> int:
 
 
 class RulesClock:
-    """The CPU time spent inside the rules' hook of a settle (``on_settle``: the person's
-    other bills read, the evaluation, the flags written), measured around each call."""
+    """The CPU time spent inside the rules' hooks of a settle (``on_settle``: the person's
+    other bills read and the evaluation; ``record``: the flags written), measured around
+    each call; ``calls`` counts the settles (``on_settle`` calls)."""
 
     def __init__(self, supervision: Any) -> None:
         self.cpu = 0.0
         self.calls = 0
-        hook = supervision.on_settle
+        for name in ("on_settle", "record"):
+            # The settle calls the instance's attributes.
+            setattr(supervision, name, self._timed(getattr(supervision, name), name))
 
+    def _timed(self, hook: Any, name: str) -> Any:
         async def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.process_time()
             try:
                 return await hook(*args, **kwargs)
             finally:
                 self.cpu += time.process_time() - start
-                self.calls += 1
+                self.calls += name == "on_settle"
 
-        supervision.on_settle = timed  # the settle calls the instance's attribute
+        return timed
 
     def reset(self) -> None:
         self.cpu, self.calls = 0.0, 0

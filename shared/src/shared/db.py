@@ -8,6 +8,7 @@ production and the test suite.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -515,6 +516,17 @@ async def _keep_session(_conn: Any) -> None:
 
 CONNECT_TIMEOUT_S = 10.0
 
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]{8}-[0-9A-F]{8}-[0-9]+")
+"""The shape of the id ``pg_export_snapshot()`` answers."""
+_EXPORT_SNAPSHOT = text("SELECT pg_export_snapshot()")
+
+
+async def export_snapshot(conn: Conn) -> str:
+    """The id of the snapshot of ``conn``'s transaction (PostgreSQL, inside
+    :meth:`Database.snapshot`): other connections share it with ``snapshot(shared=...)`` while
+    the transaction is open."""
+    return str((await conn.execute(_EXPORT_SNAPSHOT)).scalar_one())
+
 
 class Database:
     """A service's database: Core statements on one pool, one write discipline per backend.
@@ -606,17 +618,34 @@ class Database:
         async with self._acquire() as connection:
             yield _PgConn(connection, self._cache)
 
+    @property
+    def url(self) -> str:
+        """The database URL the service was given (for a worker process to open its own)."""
+        return self._url
+
     @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[Conn]:
-        """A read-only transaction: every statement sees the same data (reports, replays)."""
+    async def snapshot(self, *, shared: str | None = None) -> AsyncIterator[Conn]:
+        """A read-only transaction: every statement sees the same data (reports, replays).
+
+        PostgreSQL only: ``shared`` is the id of another transaction's snapshot
+        (:func:`export_snapshot`, ``'00000003-0000001B-1'``), so this one sees exactly the
+        data that one sees (a worker process reading its share of a replay); that
+        transaction must still be open. ``ValueError`` for an id of another shape."""
         if self.sqlite:
+            if shared is not None:
+                raise ValueError("SQLite has no shared snapshots")
             async with self.engine.connect() as conn:
                 yield _CoreConn(conn)
             return
+        if shared is not None and not _SNAPSHOT_ID.fullmatch(shared):
+            raise ValueError(f"not a snapshot id: {shared!r}")
         async with self._acquire() as connection:
             transaction = connection.transaction(isolation="repeatable_read", readonly=True)
             await transaction.start()
             try:
+                if shared is not None:
+                    # A utility statement (no parameters); the id's shape is checked above.
+                    await connection.execute(f"SET TRANSACTION SNAPSHOT '{shared}'")
                 yield _PgConn(connection, self._cache)
             finally:
                 await transaction.rollback()

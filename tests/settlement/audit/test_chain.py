@@ -373,3 +373,62 @@ async def test_the_migration_seals_the_records_made_before_it(own: Service) -> N
     # New records continue the sealed chains.
     await settled(own, await own.hospital(), outpatient(done["patient"], days_ago(1)))
     assert (await verify(own))["ok"] is True
+
+
+async def test_a_settle_appends_after_the_chain_moved_since_its_locked_read(own: Service) -> None:
+    """The settle's locked read brings the end of the person's chain along; when another
+    record lands on the chain before the settle's own (here in the same transaction, the
+    way an admission's append can land between the two), the append finds the new end and
+    seals after it, and the chain still verifies."""
+    from settlement.audit.repository import append, append_row, audit_row
+    from settlement.inputs import person_year
+
+    patient = own.registry.add(make_id_number(), "dibao")
+    first = await settled(own, await own.hospital(), outpatient(patient, days_ago(3)))
+    async with own.app.state.ctx.db.write() as conn:
+        inputs = await person_year(conn, patient, TODAY.year, on=TODAY, lock=True)
+        assert inputs.chain_head is not None
+        assert inputs.chain_head.seq == 1
+        await append(
+            conn, actor="test", action="admission", subject="ZY-MOVED", request_id=None,
+            detail={}, person=patient,
+        )  # fmt: skip
+        row = audit_row(
+            actor="test", action="note", subject=first["setl_id"], request_id=None,
+            detail={}, person=patient,
+        )  # fmt: skip
+        await append_row(conn, row, inputs.chain_head)
+    mine = [r for r in await records(own) if r.chain == person_chain(patient)]
+    assert [(r.seq, r.action) for r in mine] == [(1, "settle"), (2, "admission"), (3, "note")]
+    assert mine[2].prev_hash == mine[1].hash
+    assert mine[1].prev_hash == mine[0].hash
+    assert (await verify(own))["ok"] is True
+
+
+async def test_a_settle_whose_chain_moved_appends_its_record_after_the_new_end(
+    own: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settle carries its audit record in the bill's statement, sealed after the chain's
+    end its locked read saw. When that end is stale (here forced: the read is told the chain
+    is empty), the carried insert is refused by ``(chain, seq)`` and the record is appended
+    after the real end instead, in the same transaction."""
+    import settlement.settlements.service as settle_module
+    from settlement.audit.repository import ChainHead
+
+    carried = settle_module.sealed_insert
+    stale: list[int] = []
+
+    def from_the_start(dialect: str, row: dict[str, Any], head: ChainHead) -> Any:
+        stale.append(head.seq)
+        return carried(dialect, row, ChainHead.of(None, None))
+
+    hospital = await own.hospital()
+    patient = own.registry.add(make_id_number(), "dibao")
+    await settled(own, hospital, outpatient(patient, days_ago(5)))
+    monkeypatch.setattr(settle_module, "sealed_insert", from_the_start)
+    await settled(own, hospital, outpatient(patient, days_ago(3)))
+    assert stale == [1]  # the second settle's read saw one record; it was told none
+    mine = [r for r in await records(own) if r.chain == person_chain(patient)]
+    assert [(r.seq, r.action) for r in mine] == [(1, "settle"), (2, "settle")]
+    assert mine[1].prev_hash == mine[0].hash
+    assert (await verify(own))["ok"] is True

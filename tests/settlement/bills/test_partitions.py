@@ -161,3 +161,51 @@ async def test_a_bill_moved_to_another_month_keeps_its_keys(svc: Service) -> Non
             text("SELECT status FROM bill_keys WHERE setl_id = :s"), {"s": bill["setl_id"]}
         )
         assert status.scalar_one() == "revoked"
+
+
+async def test_a_settled_bill_its_fund_rows_and_totals_are_written_together(
+    svc: Service,
+) -> None:
+    """``insert_settled``: on PostgreSQL one statement, on SQLite one each; both write the
+    bill, every fund row and the moved totals (answering the statement's returned value),
+    and a duplicate writes no bill or fund row."""
+    from types import SimpleNamespace
+
+    from settlement.accumulators import repository as accumulators
+    from settlement.bills.models import FUND_FIELDS
+
+    db = svc.app.state.ctx.db
+    hospital = await svc.hospital()
+    patient = svc.patient()
+    bill = await svc.settle(hospital, patient)
+    row = await stored(db, bill["setl_id"])
+    async with db.read() as conn:
+        funds = (await repository.funds_of(conn, [row["setl_id"]]))[row["setl_id"]]
+    detail = [SimpleNamespace(**{name: getattr(f, name) for name in FUND_FIELDS}) for f in funds]
+    earlier = row["discharged_on"] - timedelta(days=200)
+    copy = {
+        **row,
+        "setl_id": unique("S-TOG"),
+        "visit_id": unique("V-TOG"),
+        "idempotency_key": unique("k"),
+        "admitted_on": earlier,
+        "discharged_on": earlier,
+    }
+    totals = {"medfee_sumamt": row["medfee_sumamt"] * 2}
+    moved = accumulators.moved(row["id_number"], row["acc_year"], totals, 1)
+    async with db.write() as conn:
+        assert await repository.insert_settled(conn, copy, detail, [moved]) == [2]  # bills
+    async with db.read() as conn:
+        written = (await repository.funds_of(conn, [copy["setl_id"]]))[copy["setl_id"]]
+        now = await accumulators.totals(conn, row["id_number"], row["acc_year"])
+    assert [tuple(f)[1:] for f in written] == [tuple(f)[1:] for f in funds]
+    assert now == totals
+    assert (await stored(db, copy["setl_id"]))["medfee_sumamt"] == row["medfee_sumamt"]
+
+    again = {**copy, "setl_id": unique("S-TOG")}  # the same idempotency key
+    with contextlib.suppress(RolledBack):
+        async with db.write() as conn:
+            assert await repository.insert_settled(conn, again, detail, [moved]) is None
+            raise RolledBack  # what the settle does on a duplicate
+    assert await rows_of(db, "bills", again["setl_id"]) == 0
+    assert await rows_of(db, "bill_funds", again["setl_id"]) == 0

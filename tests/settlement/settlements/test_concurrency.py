@@ -235,3 +235,78 @@ async def test_sqlite_serialises_concurrent_settles_and_revokes(sqlite_svc: Serv
     assert_caps(settled)
     assert sum((r.hifmi_pay for r in settled), Decimal(0)) <= CRITICAL_ILLNESS_CAP
     assert await ledger.person_problems(svc.app.state.ctx.db, person, 2026) == []
+
+
+@pytest.mark.postgres
+async def test_a_settle_that_waited_for_the_lock_reads_what_the_holder_left(pg: Service) -> None:
+    """The locked read carries the person's other facts (open grants, the audit chain's end)
+    in the statement that waits for the lock. A settle that waited while another
+    transaction gave a grant back and appended to the chain must see both once it holds
+    the lock (it reads again), not what was there when it started waiting."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import text
+
+    from settlement.accumulators import repository as accumulators
+    from settlement.audit.repository import append
+    from settlement.inputs import person_year
+    from tests.settlement.conftest import admin_headers
+
+    db = pg.app.state.ctx.db
+    patient = make_id_number()
+    today = date.today()
+
+    async def touch(conn: Any, action: str) -> None:
+        """What a settle or revoke does to the row and the chain (totals kept)."""
+        held = await person_year(conn, patient, today.year, on=today, lock=True)
+        await accumulators.store(conn, patient, today.year, held.totals, 0)
+        await append(
+            conn, actor="test", action=action, subject="S-TEST", request_id=None, detail={},
+            person=patient,
+        )  # fmt: skip
+
+    async with db.write() as conn:  # the person-year's row and the chain's first record
+        await touch(conn, "settle")
+    granted = await pg.client.post(
+        "/v1/grants",
+        json={"id_number": patient, "amount": "500.00", "reference": unique("MZ-"),
+              "valid_from": (today - timedelta(days=1)).isoformat(),
+              "valid_to": today.isoformat()},
+        headers=admin_headers(),
+    )  # fmt: skip
+    assert granted.status_code == 201, granted.text
+    grant_id = granted.json()["grant_id"]
+    async with db.write() as conn:  # drawn to nothing, as by an earlier bill
+        await conn.execute(text("UPDATE grants SET balance = 0 WHERE id = :g"), {"g": grant_id})
+        before = await person_year(conn, patient, today.year, on=today, lock=True)
+    assert before.open_grants == []
+    assert before.chain_head is not None  # the settle's record, then the grant's
+
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        """Holds the lock, gives the grant back and appends, then commits when told."""
+        async with db.write() as conn:
+            await touch(conn, "revoke")
+            holding.set()
+            await conn.execute(
+                text("UPDATE grants SET balance = 500 WHERE id = :g"), {"g": grant_id}
+            )
+            await release.wait()
+
+    async def waiter() -> Any:
+        await holding.wait()
+        async with db.write() as conn:
+            return await person_year(conn, patient, today.year, on=today, lock=True)
+
+    held = asyncio.create_task(holder())
+    waited = asyncio.create_task(waiter())
+    await holding.wait()
+    await asyncio.sleep(0.5)  # the waiter's statement is queued on the lock by now
+    assert not waited.done()
+    release.set()
+    await held
+    inputs = await waited
+    assert inputs.open_grants == [(grant_id, Decimal("500.00"))]
+    assert inputs.chain_head is not None
+    assert inputs.chain_head.seq == before.chain_head.seq + 1  # and the holder's

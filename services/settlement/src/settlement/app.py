@@ -34,6 +34,7 @@ from settlement.registry_client import RegistryClient, default_transport
 from settlement.reports.router import router as reports_router
 from settlement.settlements.router import router as settlements_router
 from settlement.settlements.schemas import SettleRequest
+from settlement.simulation import service as simulation
 from settlement.simulation.router import router as simulation_router
 from settlement.supervision.router import router as supervision_router
 from settlement.supervision.rules import RuleSet, default_rules_file, load_rules_file
@@ -172,6 +173,7 @@ def create_app(
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
+                    await asyncio.to_thread(simulation.close_workers)
         finally:
             await db.dispose()
 

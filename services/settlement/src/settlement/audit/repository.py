@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from settlement.audit.chain import GENESIS, chain_of, seal
@@ -23,14 +24,51 @@ _HEAD = (
     .order_by(audit_log.c.seq.desc())
     .limit(1)
 )
-_INSERT = {
-    "postgresql": postgresql.insert(audit_log)
-    .on_conflict_do_nothing(index_elements=["chain", "seq"])
-    .returning(audit_log.c.id),
-    "sqlite": sqlite.insert(audit_log)
-    .on_conflict_do_nothing(index_elements=["chain", "seq"])
-    .returning(audit_log.c.id),
-}
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The end of a chain as read: its last ``seq`` and ``hash`` (``0`` and
+    :data:`~settlement.audit.chain.GENESIS` for an empty chain)."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def of(cls, seq: int | None, hash_: str | None) -> ChainHead:
+        return cls(0, GENESIS) if seq is None or hash_ is None else cls(seq, hash_)
+
+
+def head_columns(chain: BindParameter[str]) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The chain's end as two columns (``head_seq``, ``head_hash``; NULL for an empty chain)
+    for another statement to read along, e.g. the settle's locked read."""
+    last = select(audit_log.c.seq, audit_log.c.hash).where(audit_log.c.chain == chain)
+    last = last.order_by(audit_log.c.seq.desc()).limit(1)
+    return (
+        last.with_only_columns(audit_log.c.seq).scalar_subquery().label("head_seq"),
+        last.with_only_columns(audit_log.c.hash).scalar_subquery().label("head_hash"),
+    )
+
+
+_SEALED = (
+    *("at", "actor", "action", "subject", "request_id", "detail"),
+    *("chain", "seq", "prev_hash", "hash"),
+)
+"""The columns of a sealed record (:func:`settlement.audit.chain.seal`)."""
+
+
+def _append_after(insert: Any) -> Any:
+    # Parameters named ``audit_…``, so another statement can carry this one (a settle's).
+    values = {name: bindparam(f"audit_{name}", type_=audit_log.c[name].type) for name in _SEALED}
+    return (
+        insert(audit_log)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["chain", "seq"])
+        .returning(audit_log.c.id)
+    )
+
+
+_INSERT = {"postgresql": _append_after(postgresql.insert), "sqlite": _append_after(sqlite.insert)}
 _CHAIN_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 MAX_ATTEMPTS = 1000
 
@@ -84,28 +122,38 @@ async def append(
     )
 
 
-async def append_row(conn: Conn, row: dict[str, Any]) -> int:
+async def append_row(conn: Conn, row: dict[str, Any], head: ChainHead | None = None) -> int:
     """Append a record made by :func:`audit_row` at the end of its chain; its id.
 
-    The end of the chain is read, the record sealed after it and inserted unless
-    ``(chain, seq)`` is taken. A settle or revoke holds the person's running-total row lock,
+    The end of the chain is read (or taken from ``head``, read earlier in the transaction),
+    the record sealed after it and inserted unless ``(chain, seq)`` is taken: a stale
+    ``head`` costs one more round. A settle or revoke holds the person's running-total row lock,
     so nobody else appends to that chain meanwhile and this runs once. A writer without that
     lock (an admission, a review) that meets a concurrent append waits for it (the insert
     waits on the other transaction's row), then takes the chain's advisory lock
     (PostgreSQL; SQLite's writers are serialised already), reads the new end and seals after
     it."""
-    insert = _INSERT[conn.dialect]
     for attempt in range(MAX_ATTEMPTS):
         if attempt == 1 and conn.dialect == "postgresql":
             # Contention: queue on the chain's lock (released at commit), so concurrent
             # appenders take turns instead of racing for the same place again and again.
             await conn.execute(_CHAIN_LOCK, {"key": chain_lock_key(row["chain"])})
-        head = (await conn.execute(_HEAD, {"chain": row["chain"]})).first()
-        seq, prev = (head.seq + 1, head.hash) if head is not None else (1, GENESIS)
-        inserted = (await conn.execute(insert, seal(row, seq=seq, prev_hash=prev))).first()
+        if head is None or attempt > 0:
+            last = (await conn.execute(_HEAD, {"chain": row["chain"]})).first()
+            head = ChainHead.of(*last) if last is not None else ChainHead.of(None, None)
+        inserted = (await conn.execute(*sealed_insert(conn.dialect, row, head))).first()
         if inserted is not None:
             return int(inserted[0])
     raise ChainContention(f"audit chain {row['chain']} kept moving; retry")
+
+
+def sealed_insert(dialect: str, row: dict[str, Any], head: ChainHead) -> tuple[Any, dict[str, Any]]:
+    """The statement appending ``row`` (made by :func:`audit_row`) right after ``head``, and
+    its parameters (named ``audit_…``, so a settle can carry it in its own statement): it
+    returns the record's id, or no row when ``(chain, seq)`` is taken — the chain moved
+    since ``head`` was read, and :func:`append_row` appends it after the new end."""
+    record = seal(row, seq=head.seq + 1, prev_hash=head.hash)
+    return _INSERT[dialect], {f"audit_{name}": record[name] for name in _SEALED}
 
 
 def chain_lock_key(chain: str) -> int:

@@ -3,12 +3,23 @@ queries, written once as Core (see :class:`shared.db.Database` for how they run)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import UpdateBase
 
 from settlement.bills.models import FUND_FIELDS, REVOKED, SETTLED, BillFundRow, BillRow
 from settlement.database import AnyRow, Conn, table_of
@@ -25,20 +36,95 @@ _INSERT_BILL = {
 }
 
 
-async def insert_bill(conn: Conn, values: dict[str, Any]) -> bool:
+async def insert_bill(conn: Conn, values: Mapping[str, Any]) -> bool:
     """Insert unless the idempotency key or a settled bill of the visit is already there
     (``False`` then, and nothing written)."""
     result = await conn.execute(_INSERT_BILL[conn.dialect], values)
     return result.first() is not None
 
 
-async def insert_funds(conn: Conn, setl_id: str, setldetail: Sequence[Any]) -> None:
-    """The bill's ``setldetail`` rows (the engine's ``FundDetail``), numbered from 1."""
-    rows = [
+def fund_rows(setl_id: str, setldetail: Sequence[Any]) -> list[dict[str, Any]]:
+    """The ``bill_funds`` rows of a bill's ``setldetail`` (the engine's ``FundDetail``),
+    numbered from 1."""
+    return [
         {"setl_id": setl_id, "seq": seq, **{name: getattr(d, name) for name in FUND_FIELDS}}
         for seq, d in enumerate(setldetail, start=1)
     ]
-    await conn.execute(_INSERT_FUNDS, rows)
+
+
+async def insert_funds(conn: Conn, setl_id: str, setldetail: Sequence[Any]) -> None:
+    """The bill's ``setldetail`` rows, numbered from 1."""
+    await conn.execute(_INSERT_FUNDS, fund_rows(setl_id, setldetail))
+
+
+async def insert_settled(
+    conn: Conn,
+    values: Mapping[str, Any],
+    setldetail: Sequence[Any],
+    also: Sequence[tuple[UpdateBase, Mapping[str, Any]]],
+) -> list[Any] | None:
+    """A settled bill, its fund rows and ``also`` (statements, each with its parameters:
+    an ``INSERT`` or ``UPDATE`` returning one column, parameter names distinct from each
+    other's; e.g. the moved running totals and the audit record) in one round trip on
+    PostgreSQL — one statement, the bill's insert with the others as data-modifying
+    ``WITH`` parts — and one statement each on SQLite.
+
+    The first value each of ``also`` returned (``None`` for no row), in order; ``None`` when
+    the idempotency key or a settled bill of the visit is already there: no bill or fund row
+    is written, and the caller rolls back (``also`` has run on PostgreSQL)."""
+    if conn.dialect != "postgresql":
+        if not await insert_bill(conn, values):
+            return None
+        await insert_funds(conn, values["setl_id"], setldetail)
+        return [(await conn.execute(stmt, params)).scalar() for stmt, params in also]
+    stmt, names = _settled_statement(tuple(values), tuple(s for s, _ in also))
+    params = {f"b_{name}": value for name, value in values.items()}
+    rows = fund_rows(values["setl_id"], setldetail)
+    params.update({f"f_{name}": [row[name] for row in rows] for name in names})
+    for _, more in also:
+        params.update(more)
+    row = (await conn.execute(stmt, params)).first()
+    return None if row is None else list(row)[1:]
+
+
+_SETTLED: dict[tuple[Any, ...], tuple[Select[Any], tuple[str, ...]]] = {}
+
+
+def _settled_statement(
+    columns: tuple[str, ...], also: tuple[UpdateBase, ...]
+) -> tuple[Select[Any], tuple[str, ...]]:
+    """PostgreSQL: ``WITH bill AS (INSERT … ON CONFLICT DO NOTHING RETURNING setl_id),
+    funds AS (INSERT INTO bill_funds SELECT bill.setl_id, f.* FROM bill, unnest(arrays) f),
+    also_1 AS (…) … SELECT bill.setl_id, (SELECT … FROM also_1), … FROM bill`` — built once
+    per column set and statements (the names of the fund columns come with it)."""
+    key = (columns, *(id(s) for s in also))
+    if key not in _SETTLED:
+        bill = (
+            postgresql.insert(bills)
+            .values({name: bindparam(f"b_{name}", type_=bills.c[name].type) for name in columns})
+            .on_conflict_do_nothing()
+            .returning(bills.c.setl_id)
+            .cte("bill")
+        )
+        names = tuple(c.name for c in bill_funds.c if c.name != "setl_id")
+        arrays = [
+            bindparam(f"f_{name}", type_=postgresql.ARRAY(bill_funds.c[name].type))
+            for name in names
+        ]
+        lines = func.unnest(*arrays).table_valued(*names).render_derived()
+        funds = (
+            insert(bill_funds)
+            .from_select(
+                ["setl_id", *names],
+                select(bill.c.setl_id, *(lines.c[name] for name in names)),
+            )
+            .returning(bill_funds.c.seq)
+            .cte("funds")
+        )
+        more = [s.cte(f"also_{n}") for n, s in enumerate(also, start=1)]
+        returned = [select(*m.c).scalar_subquery() for m in more]
+        _SETTLED[key] = (select(bill.c.setl_id, *returned).add_cte(funds), names)
+    return _SETTLED[key]
 
 
 async def find_duplicate(

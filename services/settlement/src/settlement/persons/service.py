@@ -70,7 +70,7 @@ class PersonService:
             categories=list(answer.categories),
             registered=answer.answer is not None,
             policy_version=policy.version,
-            settled_bills=year_inputs.bills,
+            settled_bills=year_inputs.bills or 0,
             funds=limits_out(limits),
             to_be_absorbed=to_be_absorbed(policy, aid_class=aid_class, totals=year_inputs.totals),
             totals={k: money_str(v) for k, v in sorted(year_inputs.totals.items())},

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from settlement.accumulators import repository as accumulators
-from settlement.audit.repository import append_row, audit_row
+from settlement.audit.repository import ChainHead, append_row, audit_row, sealed_insert
 from settlement.bills import fee_details, repository
 from settlement.bills.models import REVOKED, SETTLED
 from settlement.catalogue.cache import CatalogueCache, CatalogueView
@@ -418,50 +418,59 @@ class SettlementService:
                 "request_id": request_id,
                 "interim": req.visit.interim,
             }
-            if not await repository.insert_bill(conn, row):
-                raise _Duplicate
-            await repository.insert_funds(conn, setl_id, bill.setldetail)
-            if req.items is None:
-                await fee_details.settle_open(conn, hospital.id, req.visit.visit_id, setl_id)
-            await accumulators.store(
-                conn,
-                req.patient.id_number,
-                values["acc_year"],
-                apply_deltas(inputs.totals, bill.deltas),
-                1,
-            )
-            drawn = bill.deltas.get(TEMPORARY_ASSISTANCE_KEY, Decimal(0))
-            uses = grants.split(drawn, inputs.open_grants) if drawn > 0 else []
-            if uses:
-                await grants.draw(conn, setl_id, uses)
             values["items"] = computed.lines
-            # Supervision rules on the bill just written: flags, or a 422 (rolled back).
-            flags = (
+            # Supervision rules on the bill: findings, or a 422 (rolled back).
+            findings = (
                 await self.supervision.on_settle(
                     conn, hospital, req, computed.items, computed.stay, values
                 )
                 if self.supervision is not None
                 else []
             )
-            await append_row(
-                conn,
-                audit_row(
-                    actor=f"hospital:{hospital.code}",
-                    action="settle",
-                    subject=setl_id,
-                    request_id=request_id,
-                    detail={
-                        "visit_id": req.visit.visit_id,
-                        "idempotency_key": idempotency_key,
-                        "aid_class": bill.aid_class,
-                        "policy_version": bill.policy_version,
-                        **bill.as_setlinfo(),
-                        "funds": [[d.fund_pay_type, d.fund_payamt] for d in bill.setldetail],
-                        "grants": [[gid, taken] for gid, taken in uses],
-                        "flags": [f["rule"] for f in flags],
-                    },
-                    person=req.patient.id_number,
+            drawn = bill.deltas.get(TEMPORARY_ASSISTANCE_KEY, Decimal(0))
+            uses = grants.split(drawn, inputs.open_grants) if drawn > 0 else []
+            record = audit_row(
+                actor=f"hospital:{hospital.code}",
+                action="settle",
+                subject=setl_id,
+                request_id=request_id,
+                detail={
+                    "visit_id": req.visit.visit_id,
+                    "idempotency_key": idempotency_key,
+                    "aid_class": bill.aid_class,
+                    "policy_version": bill.policy_version,
+                    **bill.as_setlinfo(),
+                    "funds": [[d.fund_pay_type, d.fund_payamt] for d in bill.setldetail],
+                    "grants": [[gid, taken] for gid, taken in uses],
+                    "flags": [f.rule.code for f in findings],
+                },
+                person=req.patient.id_number,
+            )
+            head = inputs.chain_head or ChainHead.of(None, None)
+            also = [
+                accumulators.moved(
+                    req.patient.id_number,
+                    values["acc_year"],
+                    apply_deltas(inputs.totals, bill.deltas),
+                    1,
                 ),
+                sealed_insert(conn.dialect, record, head),
+            ]
+            # The bill, its fund rows, the moved totals and the audit record: one round trip
+            # on PostgreSQL.
+            returned = await repository.insert_settled(conn, row, bill.setldetail, also)
+            if returned is None:
+                raise _Duplicate
+            if returned[1] is None:  # the chain moved since the locked read
+                await append_row(conn, record)
+            if req.items is None:
+                await fee_details.settle_open(conn, hospital.id, req.visit.visit_id, setl_id)
+            if uses:
+                await grants.draw(conn, setl_id, uses)
+            flags = (
+                await self.supervision.record(conn, findings, values)
+                if self.supervision is not None
+                else []
             )
         answer = bill_out(values, bill.setldetail, hospital.code, links=self.receipt_links)
         answer.flags = flags
@@ -726,6 +735,7 @@ class SettlementService:
                 },
                 person=row.id_number,
             ),
+            inputs.chain_head,
         )
 
 

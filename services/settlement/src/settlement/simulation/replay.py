@@ -9,13 +9,14 @@ figure is a sum, a set or a first-seen name, the same whatever the split.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
+
+from pydantic_core import from_json
 
 from settlement.engine import (
     TEMPORARY_ASSISTANCE_KEY,
@@ -65,8 +66,14 @@ class ReplayError(Exception):
         self.message = message
 
 
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+def _decimal(value: Any) -> Decimal:
+    """A stored number: a JSON string holds its exact decimal text; a JSON number is read as
+    its shortest text (``Decimal(str(value))``)."""
+    return Decimal(value) if value.__class__ is str else Decimal(str(value))
+
+
+def _optional(value: Any) -> Decimal | None:
+    return None if value is None else _decimal(value)
 
 
 def _items(raw: str) -> list[FeeItem]:
@@ -76,14 +83,21 @@ def _items(raw: str) -> list[FeeItem]:
             item["code"],
             item["name"],
             item["category"],
-            Decimal(str(item["unit_price"])),
-            Decimal(str(item["quantity"])),
-            _decimal(item.get("amount")),
-            _decimal(item.get("self_pay_ratio")),
-            _decimal(item.get("price_cap")),
+            _decimal(item["unit_price"]),
+            _decimal(item["quantity"]),
+            _optional(item.get("amount")),
+            _optional(item.get("self_pay_ratio")),
+            _optional(item.get("price_cap")),
         )
-        for item in json.loads(raw)
+        for item in from_json(raw)
     ]
+
+
+def _grant(raw_deltas: str) -> Decimal:
+    """The temporary-assistance grant a stored bill paid (its deltas' key; zero without it)."""
+    if TEMPORARY_ASSISTANCE_KEY not in raw_deltas:  # most bills: no need to read the JSON
+        return ZERO
+    return _decimal(from_json(raw_deltas).get(TEMPORARY_ASSISTANCE_KEY, "0"))
 
 
 @dataclass(kw_only=True)
@@ -200,18 +214,16 @@ class Replay(Figures):
                 if row.setl_date >= self.begin:
                     self._count(row, reversed_bill, reversal=True)
                 continue
-            deltas = json.loads(row.deltas)
-            grant = Decimal(str(deltas.get(TEMPORARY_ASSISTANCE_KEY, "0")))
             try:
                 bill = compute(
                     candidate,
                     hospital_level=row.hospital_level,
                     visit_type=row.visit_type,
-                    aid_class=candidate.aid_class_for(json.loads(row.categories)),
+                    aid_class=candidate.aid_class_for(from_json(row.categories)),
                     items=_items(row.items),
                     totals=self.totals,
-                    grant_balance=grant,
-                    diagnoses=json.loads(row.diagnoses),
+                    grant_balance=_grant(row.deltas),
+                    diagnoses=from_json(row.diagnoses),
                     age=age_on(row.id_number, row.admitted_on),
                 )
             except BillInputError as exc:
@@ -225,18 +237,7 @@ class Replay(Figures):
 
 
 @lru_cache(maxsize=4)
-def _candidate(text: str) -> Policy:
+def candidate_policy(text: str) -> Policy:
+    """The candidate parsed (once per process for the same text: a worker process re-runs
+    one share of a request)."""
     return load_policy(text, source="candidate policy")
-
-
-def replay_part(
-    policy_text: str, begin: date, end: date, rows: Sequence[ReplayRow]
-) -> Figures | ReplayError:
-    """Replay whole person-years (run in a worker process: the candidate is parsed once per
-    process); the figures, or the error of the first bill the candidate cannot settle."""
-    replay = Replay(_candidate(policy_text), begin, end)
-    try:
-        replay.feed(rows)
-    except ReplayError as exc:
-        return exc
-    return replay.figures()

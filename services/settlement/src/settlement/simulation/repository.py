@@ -8,7 +8,8 @@ from contextlib import aclosing
 from datetime import date
 from typing import cast
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy.dialects.postgresql import array
 
 from settlement.bills.models import BillRow
 from settlement.database import AnyRow, Conn, table_of
@@ -19,15 +20,14 @@ bills = table_of(BillRow)
 BATCH = 2000
 
 
-async def stream_replay(
-    conn: Conn, begin: date, end: date
-) -> AsyncGenerator[Sequence[AnyRow], None]:
-    """Every record (bill or reversal) of a person-year that has a record in the period, made
-    up to the period's end, ordered by person, year and time: the bills and revokes as they
-    happened, so each record is re-run on the running totals it met. The columns are
-    ``ReplayRow``'s."""
+Persons = tuple[str | None, str | None]
+"""A range of ID numbers ``[from, to)`` in the database's order (None: open)."""
+
+
+def _touched(begin: date, end: date) -> ColumnElement[bool]:
+    """The record's person-year has a record (bill or reversal) in the period."""
     in_period = bills.alias("in_period")
-    touched = exists().where(
+    return exists().where(
         and_(
             in_period.c.id_number == bills.c.id_number,
             in_period.c.acc_year == bills.c.acc_year,
@@ -36,11 +36,40 @@ async def stream_replay(
             in_period.c.setl_date <= end,
         )
     )
+
+
+async def share_bounds(conn: Conn, begin: date, end: date, shares: int) -> list[Persons]:
+    """``shares`` consecutive ranges of the ID numbers with records in the period, about as
+    many records in each (PostgreSQL: ``percentile_disc``), together every ID number, in
+    order; a range may be empty."""
+    fractions = [k / shares for k in range(1, shares)]
+    stmt = select(func.percentile_disc(array(fractions)).within_group(bills.c.id_number)).where(
+        bills.c.status.in_(BOOKED), bills.c.setl_date >= begin, bills.c.setl_date <= end
+    )
+    cuts: list[str | None] = list((await conn.execute(stmt)).scalar() or [])
+    if not cuts:  # no records in the period: the first share takes everything, if anything
+        return [(None, None)] + [("", "")] * (shares - 1)
+    edges = [None, *cuts, None]
+    return [(edges[k], edges[k + 1]) for k in range(shares)]
+
+
+async def stream_replay(
+    conn: Conn, begin: date, end: date, persons: Persons = (None, None)
+) -> AsyncGenerator[Sequence[AnyRow], None]:
+    """Every record (bill or reversal) of a person-year that has a record in the period, made
+    up to the period's end, ordered by person, year and time: the bills and revokes as they
+    happened, so each record is re-run on the running totals it met. The columns are
+    ``ReplayRow``'s. ``persons``: only the ID numbers in that range (a worker's share)."""
     stmt = (
         select(*(bills.c[name] for name in ReplayRow._fields))
-        .where(bills.c.status.in_(BOOKED), bills.c.setl_date <= end, touched)
+        .where(bills.c.status.in_(BOOKED), bills.c.setl_date <= end, _touched(begin, end))
         .order_by(bills.c.id_number, bills.c.acc_year, bills.c.setl_time, bills.c.setl_id)
     )
+    low, high = persons
+    if low is not None:
+        stmt = stmt.where(bills.c.id_number >= low)
+    if high is not None:
+        stmt = stmt.where(bills.c.id_number < high)
     # Closed here, while the connection is still held, when the caller stops early.
     stream = cast(AsyncGenerator[Sequence[AnyRow], None], conn.stream(stmt, batch=BATCH))
     async with aclosing(stream) as batches:

@@ -18,20 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import aclosing
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from settlement.database import AnyRow, Conn, Database
+from settlement.database import Conn, Database
 from settlement.engine import Policy, PolicyError, load_policy
 from settlement.engine.policy import check_plan
 from settlement.reports import repository as reports
 from settlement.simulation import repository
-from settlement.simulation.replay import Figures, Replay, ReplayError, ReplayRow, replay_part
+from settlement.simulation.replay import (
+    Figures,
+    Replay,
+    ReplayError,
+    ReplayRow,
+    candidate_policy,
+)
 from settlement.simulation.schemas import (
     MAX_SIMULATION_DAYS,
     START_RULE,
@@ -39,12 +45,11 @@ from settlement.simulation.schemas import (
     FundComparison,
     SimulationResult,
 )
+from shared.db import export_snapshot
 from shared.errors import Unprocessable
 from shared.money import signed_money_str
 
 ZERO = Decimal("0.00")
-PART_ROWS = 2000
-"""Records per part a worker process replays (whole person-years, so a part may be longer)."""
 
 
 def parse_candidate(text: str) -> Policy:
@@ -77,74 +82,130 @@ def _raise(error: ReplayError) -> None:
     )
 
 
-async def _person_years(batches: AsyncIterator[Sequence[AnyRow]]) -> AsyncIterator[list[ReplayRow]]:
-    """The streamed records in parts of about ``PART_ROWS``, never splitting a person-year."""
-    part: list[ReplayRow] = []
-    async for batch in batches:
-        part.extend(ReplayRow._make(row) for row in batch)
-        if len(part) < PART_ROWS:
-            continue
-        last = part[-1][1:3]  # (id_number, acc_year)
-        cut = len(part)
-        while cut and part[cut - 1][1:3] == last:
-            cut -= 1
-        if cut:
-            yield part[:cut]
-            part = part[cut:]
-    if part:
-        yield part
-
-
 async def _replay(
-    conn: Conn, policy_text: str, candidate: Policy, begin: date, end: date, processes: int
-) -> Figures:
-    """The period's figures under the candidate. One process: the batches are re-run in a
-    thread (the engine is CPU work). The stream is closed while the connection is held, also
-    when a bill stops the run."""
-    async with aclosing(repository.stream_replay(conn, begin, end)) as batches:
-        if processes <= 1:
-            replay = Replay(candidate, begin, end)
-            try:
-                async for batch in batches:
-                    await asyncio.to_thread(replay.feed, batch)
-            except ReplayError as error:
-                _raise(error)
-            return replay.figures()
-        return await _replay_in_processes(batches, policy_text, begin, end, processes)
-
-
-async def _replay_in_processes(
-    batches: AsyncIterator[Sequence[AnyRow]],
+    db: Database,
+    conn: Conn,
     policy_text: str,
+    candidate: Policy,
     begin: date,
     end: date,
     processes: int,
 ) -> Figures:
-    """Parts of whole person-years re-run in ``processes`` worker processes (spawned for the
-    request) while the next ones stream in, at most two parts per process in flight; their
-    figures are merged in stream order, so the answer, and the first bill the candidate
-    cannot settle, are the ones a single process gives."""
-    loop = asyncio.get_running_loop()
-    figures = Figures()
-    pending: deque[asyncio.Future[Figures | ReplayError]] = deque()
+    """The period's figures under the candidate, read in ``conn``'s snapshot. One process (or
+    SQLite): the batches are re-run in a thread (the engine is CPU work); the stream is closed
+    while the connection is held, also when a bill stops the run. Several (PostgreSQL):
+    :func:`_replay_in_shares`."""
+    if processes > 1 and not db.sqlite:
+        shares = await repository.share_bounds(conn, begin, end, processes)
+        snapshot = await export_snapshot(conn)
+        return await _replay_in_shares(db.url, snapshot, policy_text, begin, end, shares)
+    replay = Replay(candidate, begin, end)
+    async with aclosing(repository.stream_replay(conn, begin, end)) as batches:
+        try:
+            async for batch in batches:
+                await asyncio.to_thread(replay.feed, [ReplayRow._make(row) for row in batch])
+        except ReplayError as error:
+            _raise(error)
+    return replay.figures()
 
-    def merge(result: Figures | ReplayError) -> None:
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+
+
+def _workers(processes: int) -> ProcessPoolExecutor:
+    """``processes`` worker processes, spawned by the first what-if that needs them and kept
+    for the next ones: a worker spends about a second of CPU importing the service before
+    its first record, which a request spawning its own would pay every time. Stopped with the
+    service (:func:`close_workers`)."""
+    pool = _pools.get(processes)
+    if pool is None:
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        _pools[processes] = pool
+    return pool
+
+
+def close_workers() -> None:
+    """Stop the worker processes (at the service's shutdown; a what-if under way is
+    cancelled)."""
+    while _pools:
+        _, pool = _pools.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def _replay_in_shares(
+    url: str,
+    snapshot: str,
+    policy_text: str,
+    begin: date,
+    end: date,
+    shares: Sequence[repository.Persons],
+) -> Figures:
+    """The records re-run in a worker process per share of the persons (consecutive ranges
+    of ID numbers; :func:`_workers`), each reading and re-running its share on a
+    connection of its own in the request's snapshot, so nothing per record passes between
+    processes. The shares are merged in order, so the figures, and the first bill the
+    candidate cannot settle, are the ones a single process gives."""
+    loop = asyncio.get_running_loop()
+    pool = _workers(len(shares))
+    try:
+        results = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    pool, replay_share, url, snapshot, policy_text, begin, end, persons
+                )
+                for persons in shares
+            )
+        )
+    except BrokenProcessPool:  # a worker died (killed): the next what-if starts new ones
+        if _pools.get(len(shares)) is pool:
+            del _pools[len(shares)]
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    figures = Figures()
+    for result in results:
         if isinstance(result, ReplayError):
             _raise(result)
         else:
             figures.merge(result)
-
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        async for part in _person_years(batches):
-            pending.append(loop.run_in_executor(pool, replay_part, policy_text, begin, end, part))
-            if len(pending) >= 2 * processes:
-                merge(await pending.popleft())
-        while pending:
-            merge(await pending.popleft())
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
     return figures
+
+
+def replay_share(
+    url: str,
+    snapshot: str,
+    policy_text: str,
+    begin: date,
+    end: date,
+    persons: repository.Persons,
+) -> Figures | ReplayError:
+    """A worker process's share (``persons``) of the replay, read in the exported
+    ``snapshot`` on a connection of its own to ``url``: its figures, or the error of its
+    first bill the candidate cannot settle."""
+    return asyncio.run(_replay_share(url, snapshot, policy_text, begin, end, persons))
+
+
+async def _replay_share(
+    url: str,
+    snapshot: str,
+    policy_text: str,
+    begin: date,
+    end: date,
+    persons: repository.Persons,
+) -> Figures | ReplayError:
+    db = Database.from_url(url, pool_size=1, application_name="medaid-simulation")
+    replay = Replay(candidate_policy(policy_text), begin, end)
+    try:
+        async with (
+            db.snapshot(shared=snapshot) as conn,
+            aclosing(repository.stream_replay(conn, begin, end, persons)) as batches,
+        ):
+            async for batch in batches:
+                replay.feed([ReplayRow._make(row) for row in batch])
+    except ReplayError as error:
+        return error
+    finally:
+        await db.dispose()
+    return replay.figures()
 
 
 async def simulate(
@@ -160,9 +221,9 @@ async def simulate(
             "to", f"the period must not be longer than {MAX_SIMULATION_DAYS} days"
         )
     candidate = parse_candidate(policy_text)
-    async with db.read() as conn:
+    async with db.snapshot() as conn:
         in_force_rows = await reports.by_fund(conn, begin, end)
-        replay = await _replay(conn, policy_text, candidate, begin, end, processes)
+        replay = await _replay(db, conn, policy_text, candidate, begin, end, processes)
     in_force = {cast(str, r.key): r.fund_payamt or ZERO for r in in_force_rows}
     names = {cast(str, r.key): cast(str, r.name) for r in in_force_rows}
     names.update(replay.names)

@@ -2,11 +2,12 @@
 administrators work, the medians refreshed in the background, the monthly view.
 
 - **At a settle** (:meth:`SupervisionService.on_settle`, called by the settle inside its
-  transaction once the bill is written): one indexed read of the person's other settled
-  bills around the stay (only when a readmission or same-day rule needs them), the pure
-  :func:`~settlement.supervision.evaluation.evaluate` on them and on the medians held in
-  memory, and one insert of the flags. A rule set to ``refuse`` raises a 422 naming the
-  rule, so the transaction rolls back and nothing is written.
+  transaction once the bill is computed, before it is written): one indexed read of the
+  person's other settled bills around the stay (only when a readmission or same-day rule
+  needs them) and the pure :func:`~settlement.supervision.evaluation.evaluate` on them and
+  on the medians held in memory. A rule set to ``refuse`` raises a 422 naming the rule, so
+  the transaction rolls back and nothing is written; otherwise, once the bill is in,
+  :meth:`SupervisionService.record` inserts its flags (one statement, when there are any).
 - **In the background** (:meth:`SupervisionService.run`, started by the app's lifespan):
   every ``SETTLEMENT_SUPERVISION_REFRESH_S`` seconds one instance (a lease row) copies the
   new bills' fee lines into ``supervision_item_samples``, drops the lines older than the
@@ -298,10 +299,11 @@ class SupervisionService:
         items: Sequence[_Item],
         stay: _Stay,
         values: dict[str, Any],
-    ) -> list[BillFlagOut]:
-        """The rules on a bill just written in ``conn``'s transaction: the flags recorded,
-        or a 422 naming the rule when a rule set to ``refuse`` fires (nothing is written:
-        the caller's transaction rolls back). ``values``: the bill's row."""
+    ) -> list[Finding]:
+        """The rules on a bill about to be written in ``conn``'s transaction (``values``: its
+        row; the person's other bills are read, this one is not among them): the findings
+        for :meth:`record` to write once the bill is in, or a 422 naming the rule when a rule
+        set to ``refuse`` fires (the caller's transaction rolls back)."""
         if not self._per_bill:
             return []
         visit = req.visit
@@ -344,11 +346,18 @@ class SupervisionService:
                 for r in rows
             ]
         findings = evaluate(self.rules, facts, others, self._stats)
-        if not findings:
-            return []
         refused = [f for f in findings if f.rule.action == "refuse"]
         if refused:
             raise self._refusal(refused)
+        return findings
+
+    async def record(
+        self, conn: Conn, findings: Sequence[Finding], values: dict[str, Any]
+    ) -> list[BillFlagOut]:
+        """The flags of :meth:`on_settle`'s findings on the bill just written (``values``:
+        its row), as the answer shows them."""
+        if not findings:
+            return []
         await repository.insert_flags(conn, [self._flag_row(f, values) for f in findings])
         return [
             {
