@@ -420,7 +420,9 @@ async def replicate_bills(url: str, copies: int) -> None:
     """Make the loaded bills (and their fund rows) ``copies`` times as many in SQL, each copy's
     keys suffixed ``-k`` (``INSERT … SELECT`` over ``generate_series``): a million realistic
     bills in the time PostgreSQL takes to write them, not the time Python takes to make them.
-    Dates, hospitals and amounts repeat the originals'; ``copies`` ≤ 89."""
+    Dates, hospitals and amounts repeat the originals'; ``copies`` ≤ 89. The bills go in
+    before the reversals (a reversal's ``init_setl_id`` must name a bill already in
+    ``bill_keys``; the heap's order is not the order of the ``COPY``)."""
     if copies <= 1:
         return
     suffix = "|| '-' || k"
@@ -432,10 +434,11 @@ async def replicate_bills(url: str, copies: int) -> None:
     conn = await _connect(url)
     try:
         async with conn.transaction():
-            await conn.execute(
-                f"INSERT INTO bills ({', '.join(BILL_COLUMNS)}) SELECT {bill_exprs} "
-                f"FROM bills, generate_series(2, {copies}) AS k"
-            )
+            for flag in (0, 1):
+                await conn.execute(
+                    f"INSERT INTO bills ({', '.join(BILL_COLUMNS)}) SELECT {bill_exprs} "
+                    f"FROM bills, generate_series(2, {copies}) AS k WHERE refd_setl_flag = {flag}"
+                )
             await conn.execute(
                 f"INSERT INTO bill_funds ({', '.join(FUND_COLUMNS)}) SELECT {fund_exprs} "
                 f"FROM bill_funds, generate_series(2, {copies}) AS k"
