@@ -88,13 +88,13 @@ async def load(url: str, bills: int) -> None:
 
 
 def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process, from ``/proc``; 0 if it is gone or not on this
-    machine."""
+    """CPU seconds a process has run, from ``/proc/PID/schedstat`` (the scheduler's exact
+    count; ``stat``'s user and system times are tick samples, uneven over a second); 0 if it
+    is gone or not on this machine."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class ServerCpu:
@@ -201,30 +201,39 @@ async def plan(url: str) -> None:
 
 async def compare_fund_sql(url: str, runs: int) -> None:
     """The fund grouping's SQL alone, the former join and the fund rows alone taking turns
-    (under the report's settings): best wall time of ``runs`` and the server's CPU time of that
-    run. Only on a database whose fund rows carry their date (migration 0012)."""
+    (under the report's settings), in parallel as the report runs and in one process (no
+    parallel workers: the server's CPU time is then exactly the backend's): best wall time of
+    ``runs`` and the server's CPU time of that run. Only on a database whose fund rows carry
+    their date (migration 0012)."""
     conn = await asyncpg.connect(url)
     probe = await asyncpg.connect(url)
     server = ServerCpu(probe)
+    variants = [
+        (f"{label}{', one process' if serial else ''}", query, serial)
+        for serial in (False, True)
+        for label, query in (("joined", JOINED_FUND_QUERY), ("fund rows alone", FUND_QUERY))
+    ]
     try:
         if not await _dated_fund_rows(conn):
             return
-        figures: dict[str, list[tuple[float, float]]] = {"joined": [], "fund rows alone": []}
+        figures: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in variants}
         answers = {}
         for _ in range(runs):
-            for label, query in (("joined", JOINED_FUND_QUERY), ("fund rows alone", FUND_QUERY)):
+            for label, query, serial in variants:
                 async with conn.transaction():
                     for statement in TUNING:
                         await conn.execute(statement)
+                    if serial:
+                        await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                     await server.start()
                     started = time.perf_counter()
                     answers[label] = sorted(tuple(r) for r in await conn.fetch(query))
                     wall = time.perf_counter() - started
                     figures[label].append((wall, await server.stop()))
-        assert answers["joined"] == answers["fund rows alone"], answers
+        assert len({tuple(a) for a in answers.values()}) == 1, answers
         for label, values in figures.items():
             wall, cpu = min(values)
-            print(f"  fund SQL, {label:16s} best {wall:.2f} s (server CPU {cpu:.2f} s)")
+            print(f"  fund SQL, {label:30s} best {wall:.2f} s (server CPU {cpu:.2f} s)")
     finally:
         await probe.close()
         await conn.close()
@@ -239,6 +248,12 @@ async def measure(url: str, runs: int) -> dict[str, float]:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=600
         ) as client:
+            # One day first, untimed: the app's pool connects (its backends are then known).
+            await client.get(
+                "/v1/reports/funds",
+                params={"from": f"{YEAR}-01-01", "to": f"{YEAR}-01-01", "group_by": "day"},
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
             for group_by in GROUPINGS:
                 for accept in ("application/json", "text/csv"):
                     times: list[float] = []

@@ -12,9 +12,9 @@ Neither column changes after the bill is written. A trigger on ``bills``
 PostgreSQL ``BEFORE UPDATE`` (an update that moves a bill to another month's partition fires
 no ``AFTER UPDATE`` trigger), on SQLite ``AFTER UPDATE``.
 
-The fill rewrites every fund row (PostgreSQL keeps the old versions until the next vacuum); on
-SQLite the table is rebuilt to make the columns NOT NULL. The downgrade drops the trigger, the
-index and the columns.
+The fill rewrites every fund row (PostgreSQL keeps the old versions until the next vacuum, and
+the table is analysed at the end); on SQLite the table is rebuilt to make the columns NOT
+NULL. The downgrade drops the trigger, the index and the columns.
 
 Revision ID: 0012
 Revises: 0011
@@ -80,6 +80,8 @@ def upgrade() -> None:
         for statement in POSTGRESQL_TRIGGER:
             op.execute(statement)
     op.create_index(INDEX, "bill_funds", ["setl_date", "fund_pay_type"], postgresql_include=INCLUDE)
+    if not sqlite:
+        op.execute("ANALYZE bill_funds")  # the new columns' statistics, for the planner
 
 
 def downgrade() -> None:
