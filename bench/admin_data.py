@@ -75,7 +75,11 @@ FUND_COLUMNS = (
     "crt_payb_lmt_amt",
     "fund_payamt",
     "setl_proc_info",
+    "setl_date",
+    "refd_setl_flag",
 )
+"""``bill_funds``' columns: the ``setldetail`` fields, then the bill's date and reversal flag
+(``settlement.bills.models.FUND_BILL_FIELDS``)."""
 FUNDS = (
     ("hifp_pay", "390100", "城乡居民基本医疗保险基金"),
     ("hifmi_pay", "390200", "城乡居民大病医疗保险基金"),
@@ -289,6 +293,8 @@ def bill_records(
                 None,
                 money[field],
                 f"{name}：支付{money[field]}元",
+                day,
+                0,
             )
             for seq, (field, code, name) in enumerate(FUNDS, start=1)
             if money[field]
@@ -316,6 +322,8 @@ _NEGATED_BILL = frozenset(
     )
 )
 _NEGATED_FUND = frozenset(FUND_COLUMNS.index(c) for c in ("inscp_scp_amt", "fund_payamt"))
+_FUND_FLAG = FUND_COLUMNS.index("refd_setl_flag")
+_SETL_DATE = BILL_COLUMNS.index("setl_date")
 
 
 def _reversal(
@@ -341,7 +349,11 @@ def _reversal(
     )
     negated = [
         tuple(
-            setl_id if i == 0 else (Decimal(0) - v if i in _NEGATED_FUND else v)
+            setl_id
+            if i == 0
+            else 1
+            if i == _FUND_FLAG
+            else (Decimal(0) - v if i in _NEGATED_FUND else v)
             for i, v in enumerate(fund)
         )
         for fund in funds
@@ -368,14 +380,18 @@ async def copy_bills(
     batch: int = 50_000,
 ) -> int:
     """COPY the records into ``bills`` and ``bill_funds`` (one transaction per batch, retried
-    if the connection drops); returns the number of bills."""
+    if the connection drops); returns the number of bills. The monthly partitions of the
+    batch's dates are created first (``ensure_months``), so the bills land in their months,
+    as the service's would, not in ``bills_default``."""
     total = 0
     conn = await _connect(url)
     bills: list[tuple[Any, ...]] = []
     funds: list[tuple[Any, ...]] = []
+    months: set[date] = set()
 
     async def flush() -> None:
         nonlocal conn
+        await _ensure_months({bill[_SETL_DATE].replace(day=1) for bill in bills} - months)
         for attempt in range(5):
             try:
                 async with conn.transaction():
@@ -395,6 +411,20 @@ async def copy_bills(
                 conn = await _connect(url)
         bills.clear()
         funds.clear()
+
+    async def _ensure_months(new: set[date]) -> None:
+        from settlement.bills.partitions import ensure_months
+        from settlement.database import Database
+
+        if not new:
+            return
+        db = Database.from_url(url, pool_size=1)
+        try:
+            for month in sorted(new):
+                await ensure_months(db, month, ahead=0)
+        finally:
+            await db.dispose()
+        months.update(new)
 
     try:
         for bill, fund_rows in records:
@@ -420,7 +450,9 @@ async def replicate_bills(url: str, copies: int) -> None:
     """Make the loaded bills (and their fund rows) ``copies`` times as many in SQL, each copy's
     keys suffixed ``-k`` (``INSERT … SELECT`` over ``generate_series``): a million realistic
     bills in the time PostgreSQL takes to write them, not the time Python takes to make them.
-    Dates, hospitals and amounts repeat the originals'; ``copies`` ≤ 89."""
+    Dates, hospitals and amounts repeat the originals'; ``copies`` ≤ 89. The bills go in
+    before the reversals (a reversal's ``init_setl_id`` must name a bill already in
+    ``bill_keys``; the heap's order is not the order of the ``COPY``)."""
     if copies <= 1:
         return
     suffix = "|| '-' || k"
@@ -432,10 +464,11 @@ async def replicate_bills(url: str, copies: int) -> None:
     conn = await _connect(url)
     try:
         async with conn.transaction():
-            await conn.execute(
-                f"INSERT INTO bills ({', '.join(BILL_COLUMNS)}) SELECT {bill_exprs} "
-                f"FROM bills, generate_series(2, {copies}) AS k"
-            )
+            for flag in (0, 1):
+                await conn.execute(
+                    f"INSERT INTO bills ({', '.join(BILL_COLUMNS)}) SELECT {bill_exprs} "
+                    f"FROM bills, generate_series(2, {copies}) AS k WHERE refd_setl_flag = {flag}"
+                )
             await conn.execute(
                 f"INSERT INTO bill_funds ({', '.join(FUND_COLUMNS)}) SELECT {fund_exprs} "
                 f"FROM bill_funds, generate_series(2, {copies}) AS k"

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from settlement.bills.models import BillFundRow, BillRow
+from settlement.bills.repository import with_bill_fields
 from settlement.database import Database, table_of
 from settlement.hospitals.models import Hospital as HospitalRow
 
@@ -163,6 +164,10 @@ async def hospital_ids(db: Database, codes: list[str]) -> dict[str, int]:
 async def insert_bills(
     db: Database, rows: list[dict[str, Any]], funds: list[dict[str, Any]]
 ) -> None:
+    """The bills' ``rows`` and their ``funds`` (each with its bill's date and reversal flag,
+    as the service writes them)."""
+    by_id = {row["setl_id"]: row for row in rows}
+    funds = [f for fund in funds for f in with_bill_fields(by_id[fund["setl_id"]], [fund])]
     async with db.write() as conn:
         if rows:
             await conn.execute(insert(bills), rows)

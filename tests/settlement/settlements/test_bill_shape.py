@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from settlement.bills.models import FUND_FIELDS, BillFundRow, BillRow
+from settlement.bills.models import FUND_BILL_FIELDS, FUND_FIELDS, BillFundRow, BillRow
 from settlement.engine import SETLINFO_FIELDS, Bill, FundDetail
 from settlement.reports.models import REPORT_COLUMNS
 from settlement.reports.schemas import BILL_AMOUNTS
@@ -27,4 +27,7 @@ def test_setlinfo_amounts_are_the_engines() -> None:
 def test_setldetail_fields_are_the_engines() -> None:
     assert FUND_FIELDS == tuple(f.name for f in fields(FundDetail))
     assert tuple(FundRowOut.model_fields) == FUND_FIELDS
-    assert set(BillFundRow.c.keys()) == {"setl_id", "seq", *FUND_FIELDS}
+    assert set(BillFundRow.c.keys()) == {"setl_id", "seq", *FUND_FIELDS, *FUND_BILL_FIELDS}
+    # The bill's columns its fund rows carry are the bill's, of the same types.
+    for name in FUND_BILL_FIELDS:
+        assert type(BillFundRow.c[name].type) is type(BillRow.c[name].type)

@@ -17,7 +17,7 @@ from settlement.hospitals.models import Hospital
 from settlement.national.models import NationalMessage, NationalPerson, NationalVisit
 from settlement.reconciliation.models import Reconciliation, ReconciliationRow
 from settlement.regions.models import Region
-from settlement.reports.models import bills_status_date
+from settlement.reports.models import bill_funds_date_fund, bills_status_date
 
 __all__ = [
     "Accumulator",
@@ -39,6 +39,7 @@ __all__ = [
     "Reconciliation",
     "ReconciliationRow",
     "Region",
+    "bill_funds_date_fund",
     "bills_status_date",
     "metadata",
 ]

@@ -123,15 +123,6 @@ constraints over all bills (``uq_bills_idempotency``, ``uq_bills_settled_visit``
 foreign keys to a bill reference) are on ``bill_keys``, one row per bill that triggers on
 ``bills`` write with it. This table describes the columns both backends share."""
 
-BillFundRow = Table(
-    "bill_funds",
-    metadata,
-    Column("setl_id", String(40), ForeignKey("bills.setl_id"), primary_key=True),
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    *(_fund_column(name) for name in FUND_FIELDS),
-)
-"""One ``setldetail`` row of a bill."""
-
 # ----------------------------------------------------------------------------- reversals
 # A revoke adds a record of its own to the books (migration 0003): a ``bills`` row dated on
 # the local day of the revoke, every ``setlinfo`` amount and fund row negated, status
@@ -141,7 +132,9 @@ BillFundRow = Table(
 # date of its reversal). Every figure of a period is then the sum over the rows dated in it.
 
 REVERSAL_FLAG = 1
-"""``refd_setl_flag`` of a reversal; ordinary bills have 0."""
+"""``refd_setl_flag`` of a reversal."""
+BILL_FLAG = 0
+"""``refd_setl_flag`` of a bill (the column's default)."""
 
 REVERSAL_LINK = (
     "(refd_setl_flag = 0 AND init_setl_id IS NULL) "
@@ -164,3 +157,24 @@ BillRow.append_column(Column("revoked_on", Date))
 BillRow.append_constraint(CheckConstraint(REVERSAL_LINK, name="reversal_link"))
 BillRow.append_constraint(CheckConstraint(AMOUNT_SIGN, name="amount_sign"))
 Index("uq_bills_init_setl_id", BillRow.c.init_setl_id, unique=True)
+
+# ----------------------------------------------------------------------------- fund rows
+
+FUND_BILL_FIELDS: tuple[str, ...] = ("setl_date", "refd_setl_flag")
+"""The columns of its bill a fund row carries (migration 0012), so the fund report groups
+``bill_funds`` alone: what a period's books filter on (the date) and count (reversals).
+:func:`settlement.bills.repository.with_bill_fields` copies them when the rows are written.
+The bill's ``status`` is not needed: every row of ``bills`` is of the books
+(``status_values``). Neither column changes once the bill is written; a trigger on ``bills``
+(migration 0012) copies a change made by hand to the bill's fund rows."""
+
+BillFundRow = Table(
+    "bill_funds",
+    metadata,
+    Column("setl_id", String(40), ForeignKey("bills.setl_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    *(_fund_column(name) for name in FUND_FIELDS),
+    *(Column(name, BillRow.c[name].type, nullable=False) for name in FUND_BILL_FIELDS),
+)
+"""One ``setldetail`` row of a bill (the engine's ``FundDetail`` fields), with its bill's
+:data:`FUND_BILL_FIELDS`."""

@@ -21,7 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import UpdateBase
 
-from settlement.bills.models import FUND_FIELDS, REVOKED, SETTLED, BillFundRow, BillRow
+from settlement.bills.models import (
+    FUND_BILL_FIELDS,
+    FUND_FIELDS,
+    REVOKED,
+    SETTLED,
+    BillFundRow,
+    BillRow,
+)
 from settlement.database import AnyRow, Conn, table_of
 
 bills = table_of(BillRow)
@@ -43,18 +50,31 @@ async def insert_bill(conn: Conn, values: Mapping[str, Any]) -> bool:
     return result.first() is not None
 
 
-def fund_rows(setl_id: str, setldetail: Sequence[Any]) -> list[dict[str, Any]]:
+def with_bill_fields(
+    bill: Mapping[str, Any], funds: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``bill_funds`` rows: each of ``funds`` (``setl_id``, ``seq`` and the ``FUND_FIELDS``)
+    with the :data:`~settlement.bills.models.FUND_BILL_FIELDS` of ``bill`` (its ``bills`` row's
+    values: ``setl_date``, ``refd_setl_flag``). Every writer of ``bill_funds`` goes through
+    it."""
+    carried = {name: bill[name] for name in FUND_BILL_FIELDS}
+    return [{**fund, **carried} for fund in funds]
+
+
+def fund_rows(bill: Mapping[str, Any], setldetail: Sequence[Any]) -> list[dict[str, Any]]:
     """The ``bill_funds`` rows of a bill's ``setldetail`` (the engine's ``FundDetail``),
-    numbered from 1."""
-    return [
-        {"setl_id": setl_id, "seq": seq, **{name: getattr(d, name) for name in FUND_FIELDS}}
+    numbered from 1; ``bill`` is the bill's ``bills`` row's values (its ``setl_id`` and
+    ``FUND_BILL_FIELDS``)."""
+    rows = [
+        {"setl_id": bill["setl_id"], "seq": seq, **{n: getattr(d, n) for n in FUND_FIELDS}}
         for seq, d in enumerate(setldetail, start=1)
     ]
+    return with_bill_fields(bill, rows)
 
 
-async def insert_funds(conn: Conn, setl_id: str, setldetail: Sequence[Any]) -> None:
-    """The bill's ``setldetail`` rows, numbered from 1."""
-    await conn.execute(_INSERT_FUNDS, fund_rows(setl_id, setldetail))
+async def insert_funds(conn: Conn, bill: Mapping[str, Any], setldetail: Sequence[Any]) -> None:
+    """The bill's ``setldetail`` rows (:func:`fund_rows`)."""
+    await conn.execute(_INSERT_FUNDS, fund_rows(bill, setldetail))
 
 
 async def insert_settled(
@@ -75,11 +95,11 @@ async def insert_settled(
     if conn.dialect != "postgresql":
         if not await insert_bill(conn, values):
             return None
-        await insert_funds(conn, values["setl_id"], setldetail)
+        await insert_funds(conn, values, setldetail)
         return [(await conn.execute(stmt, params)).scalar() for stmt, params in also]
     stmt, names = _settled_statement(tuple(values), tuple(s for s, _ in also))
     params = {f"b_{name}": value for name, value in values.items()}
-    rows = fund_rows(values["setl_id"], setldetail)
+    rows = fund_rows(values, setldetail)
     params.update({f"f_{name}": [row[name] for row in rows] for name in names})
     for _, more in also:
         params.update(more)
@@ -206,13 +226,14 @@ _INSERT_REVERSAL = insert(bills)
 
 
 async def insert_reversal(
-    conn: Conn, values: dict[str, Any], funds: Sequence[dict[str, Any]]
+    conn: Conn, values: Mapping[str, Any], funds: Sequence[dict[str, Any]]
 ) -> None:
-    """A reversal row and its fund rows (the bill is locked: one reversal per bill, which
-    ``uq_bills_init_setl_id`` also holds)."""
+    """A reversal row (``values``) and its fund rows (``setl_id``, ``seq``, ``FUND_FIELDS``;
+    the reversal's ``FUND_BILL_FIELDS`` are added). The bill is locked: one reversal per bill,
+    which ``uq_bills_init_setl_id`` also holds."""
     await conn.execute(_INSERT_REVERSAL, values)
     if funds:
-        await conn.execute(_INSERT_FUNDS, list(funds))
+        await conn.execute(_INSERT_FUNDS, with_bill_fields(values, funds))
 
 
 async def reversals_of(conn: Conn, setl_ids: Sequence[str]) -> dict[str, AnyRow]:

@@ -1,6 +1,8 @@
 """SQL aggregation for the fund report: GROUP BY over the books of a period (every bill and
-every reversal dated in it), served by the ``(status, setl_date)`` index (an index-only scan
-on PostgreSQL)."""
+every reversal dated in it). The groupings by a bill column read ``bills`` through the
+``(status, setl_date)`` index, the fund grouping reads ``bill_funds`` alone through
+``(setl_date, fund_pay_type)`` (its rows carry their bill's date and reversal flag, migration
+0012): both index-only scans on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Table, func, select, text
 
 from settlement.bills.models import REVOKED, SETTLED, BillFundRow, BillRow
 from settlement.database import AnyRow, Conn, table_of
@@ -21,9 +23,9 @@ hospitals = table_of(Hospital)
 
 
 async def tune_for_aggregation(conn: Conn) -> None:
-    """On PostgreSQL, for this read transaction only: room for the fund grouping's hash join
-    (a year of bills) in memory, and no JIT compilation (it costs more than it saves on
-    these short scans)."""
+    """On PostgreSQL, for this read transaction only: room for the aggregations' hash tables
+    (a year of days, hundreds of hospitals) in memory, and no JIT compilation (it costs more
+    than it saves on these short scans)."""
     if conn.dialect == "postgresql":
         await conn.execute(text("SET LOCAL work_mem = '64MB'"))
         await conn.execute(text("SET LOCAL jit = off"))
@@ -34,23 +36,33 @@ BOOKED = (SETTLED, REVOKED)
 (``revoked``, ``refd_setl_flag`` 1). Named so the ``(status, setl_date)`` index serves."""
 
 
+def _dated(table: Table, begin: date, end: date) -> tuple[ColumnElement[bool], ...]:
+    return (table.c.setl_date >= begin, table.c.setl_date <= end)
+
+
 def in_period(begin: date, end: date) -> tuple[ColumnElement[bool], ...]:
     """The rows of the books dated in the period: the bills settled in it, whatever became of
     them later, and the reversals of the revokes made in it (negative amounts). A day's rows
     never change once the day is over."""
-    return (
-        bills.c.status.in_(BOOKED),
-        bills.c.setl_date >= begin,
-        bills.c.setl_date <= end,
-    )
+    return (bills.c.status.in_(BOOKED), *_dated(bills, begin, end))
+
+
+def funds_in_period(begin: date, end: date) -> tuple[ColumnElement[bool], ...]:
+    """The fund rows of :func:`in_period`'s rows, by the date they carry (their bill's): every
+    bill is of the books (``status_values`` admits only the ``BOOKED`` statuses)."""
+    return _dated(bill_funds, begin, end)
 
 
 def _sums() -> list[Any]:
     return [func.sum(bills.c[name]).label(name) for name in BILL_AMOUNTS]
 
 
-_REVERSALS = func.coalesce(func.sum(bills.c.refd_setl_flag), 0).label("reversal_count")
-"""How many of the rows are reversals (``refd_setl_flag`` is 0 or 1)."""
+def _reversals(table: Table) -> Any:
+    """How many of the rows are reversals (``refd_setl_flag`` is 0 or 1)."""
+    return func.coalesce(func.sum(table.c.refd_setl_flag), 0).label("reversal_count")
+
+
+_REVERSALS = _reversals(bills)
 
 
 async def by_bill_column(conn: Conn, column: str, begin: date, end: date) -> Sequence[AnyRow]:
@@ -69,17 +81,17 @@ async def by_bill_column(conn: Conn, column: str, begin: date, end: date) -> Seq
 
 async def by_fund(conn: Conn, begin: date, end: date) -> Sequence[AnyRow]:
     """(fund code, name, rows, reversals, Σ fund_payamt) per fund, from the fund rows of the
-    period's bills and reversals (net)."""
+    period's bills and reversals (net), ordered by code; ``bill_funds`` alone
+    (:func:`funds_in_period`)."""
     stmt = (
         select(
             bill_funds.c.fund_pay_type.label("key"),
             func.min(bill_funds.c.fund_pay_type_name).label("name"),
             func.count().label("bill_count"),
-            _REVERSALS,
+            _reversals(bill_funds),
             func.sum(bill_funds.c.fund_payamt).label("fund_payamt"),
         )
-        .select_from(bill_funds.join(bills, bills.c.setl_id == bill_funds.c.setl_id))
-        .where(*in_period(begin, end))
+        .where(*funds_in_period(begin, end))
         .group_by(bill_funds.c.fund_pay_type)
         .order_by(bill_funds.c.fund_pay_type)
     )

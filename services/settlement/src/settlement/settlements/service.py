@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from settlement.accumulators import repository as accumulators
 from settlement.audit.repository import ChainHead, append_row, audit_row, sealed_insert
 from settlement.bills import fee_details, repository
-from settlement.bills.models import REVOKED, SETTLED
+from settlement.bills.models import BILL_FLAG, REVOKED, SETTLED
 from settlement.catalogue.cache import CatalogueCache, CatalogueView
 from settlement.database import AnyRow, Conn, Database, dump_json, load_totals, utcnow
 from settlement.eligibility import EligibilityService, RegistryAnswer, UsedEligibility
@@ -417,6 +417,7 @@ class SettlementService:
                 "deltas": dump_json(bill.deltas),
                 "request_id": request_id,
                 "interim": req.visit.interim,
+                "refd_setl_flag": BILL_FLAG,
             }
             values["items"] = computed.lines
             # Supervision rules on the bill: findings, or a 422 (rolled back).
