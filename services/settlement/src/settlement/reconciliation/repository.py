@@ -88,10 +88,12 @@ def status_at_end(end: date) -> Any:
 
 async def stream_bills(
     conn: Conn, hospital_id: int, begin: date, end: date
-) -> AsyncIterator[Sequence[AnyRow]]:
+) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
     """Every record of the hospital's books dated in the period (its bills and reversals), in
     batches, from one server-side cursor: only the columns reconciliation compares, the
-    status as it stood at the end of the period."""
+    status as it stood at the end of the period. Each record is a plain tuple
+    ``(setl_id, visit_id, id_number, medfee_sumamt, fund_pay_sumamt, status, refd_setl_flag,
+    init_setl_id)``: its first seven values in the order of a hospital's ``BookBill``."""
     stmt = select(
         bills.c.setl_id,
         bills.c.visit_id,
@@ -106,7 +108,7 @@ async def stream_bills(
         bills.c.setl_date >= begin,
         bills.c.setl_date <= end,
     )
-    async for batch in conn.stream(stmt, batch=STREAM_BATCH):
+    async for batch in conn.stream(stmt, batch=STREAM_BATCH, tuples=True):
         yield batch
 
 
