@@ -295,20 +295,8 @@ async def reconcile_detail(
         )
         await repository.insert_rows(
             conn,
-            [
-                {
-                    "reconciliation_id": outcome.reconciliation_id,
-                    "seq": seq,
-                    "setl_id": r[0],
-                    "result": r[1],
-                    "visit_id": r[2],
-                    "status": r[3],
-                    "medfee_sumamt": r[4],
-                    "fund_pay_sumamt": r[5],
-                    "differences": dump_json(r[6]),
-                    "refd_setl_flag": r[7],
-                    "init_setl_id": r[8],
-                }
+            [  # repository.ROW_COLUMNS
+                (outcome.reconciliation_id, seq, *r[:6], dump_json(r[6]), r[7], r[8])
                 for seq, r in enumerate(mismatches, start=1)
             ],
         )
