@@ -571,6 +571,8 @@ async def test_reconciliations_are_stored_and_listed(svc: Service) -> None:
     assert sorted(r["result"] for r in stored_rows) == ["1", "2", "3", "3"]
     status_row = next(r for r in stored_rows if r["setl_id"] == bills[4]["setl_id"])
     assert status_row["differences"][0]["field"] == "status"
+    # Stored (COPY on PostgreSQL) as answered: the mismatching rows, in order, every value.
+    assert stored_rows == [r for r in detail.json()["rows"] if r["result"] != "0"]
     summary_stored = await svc.client.get(
         f"/v1/reconciliations/{summary_id}", headers=hospital.headers()
     )

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import select, text
 
+from settlement.supervision import repository
 from tests.settlement.conftest import Hospital, Service, admin_headers, unique
 from tests.settlement.supervision.conftest import TODAY, days_ago, person, rule_codes, settled, stay
 
@@ -139,3 +142,49 @@ async def test_the_refresh_adds_new_bills_and_the_background_task_runs_it(
     finally:
         await background.client.aclose()
         await lifespan.__aexit__(None, None, None)
+
+
+async def test_samples_are_written_in_the_callers_transaction_keeping_lines_already_there(
+    svc: Service,
+) -> None:
+    """``insert_samples`` (PostgreSQL: ``COPY`` into a temporary table, then an insert that
+    skips the lines already there): a line copied twice, in one transaction or two, stays as
+    first written; a transaction that fails leaves no line and no temporary table behind."""
+    db = svc.app.state.ctx.db
+    first, second = unique("S"), unique("S")
+    lines = [
+        (first, 0, "CT", 2, TODAY, Decimal("12.30")),
+        (first, 1, "CT", 2, TODAY, Decimal("0.01")),
+    ]
+    async with db.write() as conn:
+        await repository.insert_samples(conn, lines)
+        await repository.insert_samples(
+            conn, [*lines, (first, 2, "MR", 3, TODAY, Decimal("999999.99"))]
+        )
+    async with db.write() as conn:
+        await repository.insert_samples(conn, [(first, 0, "XX", 9, TODAY, Decimal("1.00"))])
+
+    async def fails_after_the_samples() -> None:
+        async with db.write() as conn:
+            await repository.insert_samples(conn, [(second, 0, "CT", 2, TODAY, Decimal("5.00"))])
+            raise RuntimeError("the rest of the transaction failed")
+
+    with pytest.raises(RuntimeError):
+        await fails_after_the_samples()
+    async with db.write() as conn:  # the same connection again: no table left over
+        await repository.insert_samples(conn, [(second, 1, "CT", 2, TODAY, Decimal("6.00"))])
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(
+                select(*(repository.samples.c[c] for c in repository.SAMPLE_COLUMNS))
+                .where(repository.samples.c.setl_id.in_([first, second]))
+                .order_by(repository.samples.c.setl_id, repository.samples.c.line)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (first, 0, "CT", 2, TODAY, Decimal("12.30")),
+        (first, 1, "CT", 2, TODAY, Decimal("0.01")),
+        (first, 2, "MR", 3, TODAY, Decimal("999999.99")),
+        (second, 1, "CT", 2, TODAY, Decimal("6.00")),
+    ]
+    assert [str(r[5]) for r in rows] == ["12.30", "0.01", "999999.99", "6.00"]

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from operator import mul
-from typing import Any
+from itertools import compress, repeat
+from operator import itemgetter, mod, mul, not_
+from typing import Any, Final
 
 from shared.errors import Unprocessable
 from shared.idnumber import validate_id_number
@@ -36,10 +37,27 @@ _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
 _PLAIN_MONEY = re.compile(r"^\d{1,12}(?:\.\d{1,2})?$")
 _PLAIN_ID = re.compile(r"^\d{17}[\dX]$")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _BIRTH_DATES: dict[str, bool] = {}
 """Birth dates already found plausible (``YYYYMMDD``); a few tens of thousands at most."""
+BLOCK = 1000
+"""JSON bills checked together (TSV: the lines of one chunk of the body)."""
+
+
+def _column(line: str) -> re.Pattern[str]:
+    """A whole column (its values joined by ``\\n``), each value matching ``line``."""
+    return re.compile(f"(?:{line})(?:\n(?:{line}))*")
+
+
+_SETL_ID_COLUMN = _column(r"[!-~]{1,64}")
+_VISIT_ID_COLUMN = _column(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
+_ID_COLUMN = _column(r"\d{17}[\dX]")
+_MONEY_COLUMN = _column(r"-?\d{1,12}(?:\.\d{1,2})?")
+_FEN_COLUMN = _column(r"-?\d{1,12}\.\d\d")
+_FLAGS: dict[tuple[type, Any], int] = {(str, "0"): 0, (str, "1"): 1, (int, 0): 0, (int, 1): 1}
+_FIRST17 = itemgetter(slice(0, 17))
+_BIRTH = itemgetter(slice(6, 14))
+_LAST = itemgetter(17)
 
 
 def _fast_money(text: str) -> Decimal | None:
@@ -47,12 +65,17 @@ def _fast_money(text: str) -> Decimal | None:
     return Decimal(text).quantize(_CENT) if _PLAIN_MONEY.match(text) else None
 
 
-def _fast_id_number(text: str, today: date) -> str | None:
-    """A well-formed ID number as HIS files carry it, or None for the full check (same rules
-    as ``shared.idnumber.validate_id_number``; this only avoids its per-call overhead)."""
-    if not _PLAIN_ID.match(text):
-        return None
-    birth = text[6:14]
+def _check_characters(id_numbers: Iterable[str]) -> str:
+    """The ISO 7064 MOD 11-2 check characters of ID numbers (their first 17 digits), one per
+    number, as one string. Σ dᵢ·2^(17−i) mod 11 is 2 · (the digits read in base 13) mod 11,
+    since 13 ≡ 2 (mod 11): the same character as ``shared.idnumber.check_character``, in C
+    calls only."""
+    values = map(int, map(_FIRST17, id_numbers), repeat(13))
+    return "".join(map(_ID_CHECK.__getitem__, map(mod, map(mul, values, repeat(2)), repeat(11))))
+
+
+def _plausible_birth(birth: str, today: date) -> bool:
+    """``YYYYMMDD`` is a real date from 1880 to ``today`` (cached)."""
     plausible = _BIRTH_DATES.get(birth)
     if plausible is None:
         try:
@@ -62,24 +85,41 @@ def _fast_id_number(text: str, today: date) -> str | None:
             plausible = False
         if plausible and len(_BIRTH_DATES) < 100_000:
             _BIRTH_DATES[birth] = True
-    if not plausible:
+    return plausible
+
+
+def _fast_id_number(text: str, today: date) -> str | None:
+    """A well-formed ID number as HIS files carry it, or None for the full check (same rules
+    as ``shared.idnumber.validate_id_number``; this only avoids its per-call overhead)."""
+    if not _PLAIN_ID.match(text) or not _plausible_birth(text[6:14], today):
         return None
-    if _ID_CHECK[sum(map(mul, map(int, text[:17]), _ID_WEIGHTS)) % 11] != text[17]:
-        return None
-    return text
+    return text if _check_characters((text,)) == text[17] else None
 
 
-@dataclass(slots=True)
-class BookBill:
-    """One bill in the hospital's books."""
+def _amounts(column: Sequence[str], joined: str) -> list[Decimal]:
+    """A money column that matched ``_MONEY_COLUMN``: each amount on the fen, zero unsigned."""
+    if _FEN_COLUMN.fullmatch(joined):
+        amounts = list(map(Decimal, column))
+    else:
+        amounts = [Decimal(text).quantize(_CENT) for text in column]
+    if "-" in joined:
+        amounts = [amount if amount else _ZERO for amount in amounts]
+    return amounts
 
-    setl_id: str
-    visit_id: str
-    id_number: str
-    medfee_sumamt: Decimal
-    fund_pay_sumamt: Decimal
-    status: str
-    refd_setl_flag: int = 0
+
+BookBill = tuple[str, str, str, Decimal, Decimal, str, int]
+"""One record of the hospital's books: ``(setl_id, visit_id, id_number, medfee_sumamt,
+fund_pay_sumamt, status, refd_setl_flag)``, the order of the service's records (so a matching
+record's first seven values compare equal to it). A plain tuple of atoms, which the garbage
+collector stops tracking (100,000 of them would otherwise be scanned at every full
+collection)."""
+SETL_ID: Final = 0
+VISIT_ID: Final = 1
+ID_NUMBER: Final = 2
+MEDFEE_SUMAMT: Final = 3
+FUND_PAY_SUMAMT: Final = 4
+STATUS: Final = 5
+REFD_SETL_FLAG: Final = 6
 
 
 class _TooManyErrors(Exception):
@@ -141,7 +181,74 @@ class Books:
                 self.add(values, "", position, position)
             return
         self._where[setl_id] = position
-        self.bills[setl_id] = BookBill(setl_id, visit_id, id_number, medfee, fund, status)
+        self.bills[setl_id] = (setl_id, visit_id, id_number, medfee, fund, status, 0)
+
+    def add_block(self, columns: Sequence[Sequence[Any]], first: int) -> bool:
+        """Add the records at consecutive positions from ``first``, given as their columns
+        (``columns[i]`` is ``_ALL_COLUMNS[i]``; an empty ``refd_setl_flag`` column: all 0)
+        and checked column by column, when every value is a well-formed text (amounts
+        negative on reversals only, no ``setl_id`` twice). ``False``: nothing was added, and
+        each record needs :meth:`add_fields`, which names the errors (the same bills)."""
+        bills = self._block(columns)
+        if bills is None:
+            return False
+        self._where.update(zip(bills, range(first, first + len(bills)), strict=True))
+        self.bills.update(bills)
+        return True
+
+    def _block(self, columns: Sequence[Sequence[Any]]) -> dict[str, BookBill] | None:
+        """The block's bills by ``setl_id``, or None when any value needs the full checks."""
+        setl_ids, visit_ids, id_numbers, medfees, funds, statuses, flag_column = columns
+        count = len(setl_ids)
+        if not count or len(self.bills) + count > MAX_ROWS:
+            return None
+        try:
+            joined = ["\n".join(c) for c in (setl_ids, visit_ids, id_numbers, medfees, funds)]
+            if not set(statuses) <= _STATUSES:
+                return None
+        except TypeError:  # a JSON value that is not a string (or not hashable)
+            return None
+        if any(text.count("\n") != count - 1 for text in joined):  # a value with a newline
+            return None
+        if not (
+            _SETL_ID_COLUMN.fullmatch(joined[0])
+            and _VISIT_ID_COLUMN.fullmatch(joined[1])
+            and _ID_COLUMN.fullmatch(joined[2])
+            and _MONEY_COLUMN.fullmatch(joined[3])
+            and _MONEY_COLUMN.fullmatch(joined[4])
+        ):
+            return None
+        today = self.today
+        births = set(map(_BIRTH, id_numbers)) - _BIRTH_DATES.keys()
+        if not all(_plausible_birth(birth, today) for birth in births):
+            return None
+        if _check_characters(id_numbers) != "".join(map(_LAST, id_numbers)):
+            return None
+        if not flag_column:
+            flags: list[int | None] = [0] * count
+        else:
+            flags = list(map(_FLAGS.get, zip(map(type, flag_column), flag_column, strict=True)))
+            if None in flags:
+                return None
+        if "-" in joined[3] or "-" in joined[4]:
+            bills_only = list(map(not_, flags))
+            for amounts in (medfees, funds):
+                if any(map(str.startswith, compress(amounts, bills_only), repeat("-"))):
+                    return None  # negative on a bill: the full check says why
+        records = zip(
+            setl_ids,
+            visit_ids,
+            id_numbers,
+            _amounts(medfees, joined[3]),
+            _amounts(funds, joined[4]),
+            statuses,
+            flags,
+            strict=True,
+        )
+        bills: dict[str, BookBill] = dict(zip(setl_ids, records, strict=True))
+        if len(bills) != count or not self._where.keys().isdisjoint(bills):
+            return None  # a setl_id listed twice
+        return bills
 
     today: date = date.min
 
@@ -229,7 +336,7 @@ class Books:
             self.error(prefix + "setl_id", f"more than {MAX_ROWS} bills", line)
             raise _TooManyErrors
         self._where[setl_id] = position
-        self.bills[setl_id] = BookBill(setl_id, visit_id, id_number, medfee, fund, status, flag)
+        self.bills[setl_id] = (setl_id, visit_id, id_number, medfee, fund, status, flag)
 
     def raise_if_errors(self) -> None:
         if not self.errors:
@@ -280,21 +387,28 @@ async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
     state: dict[str, Any] = {"line": 0, "columns": None, "width": 0, "at": ()}
     pending = ""
 
-    def handle(lines: Iterable[str]) -> None:
-        columns: dict[str, int] | None = state["columns"]
+    def handle(lines: list[str]) -> None:
+        """Lines without their ends: the header first, then blocks of bills."""
+        line_no: int = state["line"]
+        if state["columns"] is None and lines:
+            line_no += 1
+            columns = _header(lines[0].removeprefix("\ufeff"))
+            state.update(
+                columns=columns,
+                at=tuple(columns[c] for c in _ALL_COLUMNS),
+                width=len(lines[0].split("\t")),
+            )
+            lines = lines[1:]
         at: tuple[int, ...] = state["at"]
         width: int = state["width"]
-        line_no: int = state["line"]
-        add_fields = books.add_fields
-        for raw in lines:
+        if lines and set(map(str.count, lines, repeat("\t"))) == {width - 1}:
+            fields = "\t".join(lines).split("\t")  # one list, not one per line
+            block = [fields[i::width] if i != _NO_COLUMN else () for i in at]
+            if books.add_block(block, line_no + 1):
+                state["line"] = line_no + len(lines)
+                return
+        for line in lines:
             line_no += 1
-            line = raw[:-1] if raw.endswith("\r") else raw
-            if columns is None:
-                columns = _header(line.removeprefix("\ufeff"))
-                at = tuple(columns[c] for c in _ALL_COLUMNS)
-                width = len(line.split("\t"))
-                state.update(columns=columns, at=at, width=width)
-                continue
             fields = line.split("\t")
             if len(fields) != width:
                 if not line.strip():
@@ -305,7 +419,7 @@ async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
                     line_no,
                 )
                 continue
-            add_fields(fields, at, line_no)
+            books.add_fields(fields, at, line_no)
         state["line"] = line_no
 
     try:
@@ -318,7 +432,10 @@ async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
                 ) from None
             if not text:
                 continue
-            parts = (pending + text).split("\n")
+            text = pending + text
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+            parts = text.split("\n")
             pending = parts.pop()
             handle(parts)
         try:
@@ -326,7 +443,7 @@ async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
         except UnicodeDecodeError:
             raise Unprocessable.field("body", "ends in the middle of a UTF-8 character") from None
         if pending:
-            handle([pending])
+            handle([pending.removesuffix("\r")])
     except _TooManyErrors:
         pass
     if state["columns"] is None:
@@ -336,6 +453,11 @@ async def parse_tsv(chunks: AsyncIterator[bytes]) -> dict[str, BookBill]:
         )
     books.raise_if_errors()
     return books.bills
+
+
+_SEVEN = itemgetter(*_ALL_COLUMNS)
+_SIX = itemgetter(*TSV_COLUMNS)
+"""A JSON bill's values in column order: with ``refd_setl_flag``, or without it (then 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,20 +487,35 @@ def parse_json(body: bytes) -> JsonBooks:
     allowed = frozenset(_ALL_COLUMNS)
     in_order = tuple(range(len(_ALL_COLUMNS)))
     try:
-        for index, item in enumerate(items):
-            prefix = f"bills[{index}]"
-            if not isinstance(item, dict):
-                books.error(prefix, "must be an object")
+        for start in range(0, len(items), BLOCK):
+            block = items[start : start + BLOCK]
+            try:
+                rows = [
+                    _SEVEN(item) if len(item) == 7 else (*_SIX(item), 0) if len(item) == 6 else ()
+                    for item in block
+                ]
+            except (KeyError, TypeError):  # not an object, or not these keys
+                rows = [()]
+            if (
+                () not in rows
+                and all(type(item) is dict for item in block)
+                and books.add_block([list(map(itemgetter(i), rows)) for i in in_order], start)
+            ):
                 continue
-            if item.keys() != columns:
-                unknown = sorted(set(item) - allowed)
-                for name in unknown:
-                    books.error(f"{prefix}.{name}", "Extra inputs are not permitted")
-                if unknown:
+            for index, item in enumerate(block, start=start):
+                prefix = f"bills[{index}]"
+                if not isinstance(item, dict):
+                    books.error(prefix, "must be an object")
                     continue
-            values = [item.get(c) for c in TSV_COLUMNS]
-            values.append(item.get(FLAG_COLUMN, 0))
-            books.add_fields(values, in_order, index)
+                if item.keys() != columns:
+                    unknown = sorted(set(item) - allowed)
+                    for name in unknown:
+                        books.error(f"{prefix}.{name}", "Extra inputs are not permitted")
+                    if unknown:
+                        continue
+                values = [item.get(c) for c in TSV_COLUMNS]
+                values.append(item.get(FLAG_COLUMN, 0))
+                books.add_fields(values, in_order, index)
     except _TooManyErrors:
         pass
     books.raise_if_errors()

@@ -29,7 +29,6 @@ _HOSPITAL_COLUMNS = (
     hospitals.c.region_code,
 )
 STREAM_BATCH = 5000
-INSERT_BATCH = 5000
 
 
 async def hospital_by_code(conn: Conn, code: str) -> HospitalRef | None:
@@ -88,10 +87,12 @@ def status_at_end(end: date) -> Any:
 
 async def stream_bills(
     conn: Conn, hospital_id: int, begin: date, end: date
-) -> AsyncIterator[Sequence[AnyRow]]:
+) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
     """Every record of the hospital's books dated in the period (its bills and reversals), in
     batches, from one server-side cursor: only the columns reconciliation compares, the
-    status as it stood at the end of the period."""
+    status as it stood at the end of the period. Each record is a plain tuple
+    ``(setl_id, visit_id, id_number, medfee_sumamt, fund_pay_sumamt, status, refd_setl_flag,
+    init_setl_id)``: its first seven values in the order of a hospital's ``BookBill``."""
     stmt = select(
         bills.c.setl_id,
         bills.c.visit_id,
@@ -106,7 +107,7 @@ async def stream_bills(
         bills.c.setl_date >= begin,
         bills.c.setl_date <= end,
     )
-    async for batch in conn.stream(stmt, batch=STREAM_BATCH):
+    async for batch in conn.stream(stmt, batch=STREAM_BATCH, tuples=True):
         yield batch
 
 
@@ -117,11 +118,26 @@ async def insert_reconciliation(conn: Conn, values: dict[str, Any]) -> int:
     return int(result.scalar_one())
 
 
-async def insert_rows(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk insert (executemany, batched)."""
-    stmt = insert(reconciliation_rows)
-    for start in range(0, len(rows), INSERT_BATCH):
-        await conn.execute(stmt, list(rows[start : start + INSERT_BATCH]))
+ROW_COLUMNS = (
+    "reconciliation_id",
+    "seq",
+    "setl_id",
+    "result",
+    "visit_id",
+    "status",
+    "medfee_sumamt",
+    "fund_pay_sumamt",
+    "differences",
+    "refd_setl_flag",
+    "init_setl_id",
+)
+"""The values of a stored row, in the order :func:`insert_rows` takes them."""
+
+
+async def insert_rows(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
+    """Store the mismatching rows (values in :data:`ROW_COLUMNS` order; amounts ``Decimal``,
+    ``differences`` JSON text): PostgreSQL's ``COPY``, SQLite's executemany insert."""
+    await conn.copy(reconciliation_rows, ROW_COLUMNS, rows)
 
 
 _LIST_COLUMNS = (

@@ -18,17 +18,28 @@ So a reconciliation of a closed period gives the same answer whenever it is run.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any
 
 from settlement.database import AnyRow, Database, dump_json, utcnow
 from settlement.hospitals.repository import HospitalRef
 from settlement.reconciliation import repository
 from settlement.reconciliation.models import DETAIL, SUMMARY
-from settlement.reconciliation.parsing import BookBill
+from settlement.reconciliation.parsing import (
+    FUND_PAY_SUMAMT,
+    ID_NUMBER,
+    MEDFEE_SUMAMT,
+    REFD_SETL_FLAG,
+    SETL_ID,
+    STATUS,
+    VISIT_ID,
+    BookBill,
+)
 from settlement.reconciliation.schemas import (
     Differences,
     ReconciliationDetailOut,
@@ -52,12 +63,14 @@ Row = tuple[
     str | None,
     Decimal | None,
     Decimal | None,
-    list[dict[str, str]],
+    Sequence[dict[str, str]],
     int,
     str | None,
 ]
 """(setl_id, result, visit_id, status, medfee_sumamt, fund_pay_sumamt, differences,
-refd_setl_flag, init_setl_id)"""
+refd_setl_flag, init_setl_id); ``differences`` is the empty tuple when nothing differs (a row
+of atoms only, which the garbage collector stops tracking)."""
+NO_DIFFERENCES: tuple[dict[str, str], ...] = ()
 
 
 async def target_hospital(
@@ -176,49 +189,27 @@ class DetailOutcome:
         return [r for r in self.rows if r[1] != "0"]
 
 
-def _compare(
-    book: BookBill,
-    visit_id: str,
-    id_number: str,
-    medfee: Decimal,
-    fund: Decimal,
-    status: str,
-    refd: int,
-) -> list[dict[str, str]]:
+def _compare(book: BookBill, record: Sequence[Any]) -> list[dict[str, str]]:
+    """What differs between the hospital's record and the service's (``record``: the values
+    of :func:`repository.stream_bills`, in the order of a :data:`BookBill`)."""
     differences: list[dict[str, str]] = []
-    if book.medfee_sumamt != medfee:
-        differences.append(
-            {
-                "field": "medfee_sumamt",
-                "hospital": signed_money_str(book.medfee_sumamt),
-                "service": signed_money_str(medfee),
-            }
-        )
-    if book.fund_pay_sumamt != fund:
-        differences.append(
-            {
-                "field": "fund_pay_sumamt",
-                "hospital": signed_money_str(book.fund_pay_sumamt),
-                "service": signed_money_str(fund),
-            }
-        )
-    if book.status != status:
-        differences.append({"field": "status", "hospital": book.status, "service": status})
-    if book.visit_id != visit_id:
-        differences.append({"field": "visit_id", "hospital": book.visit_id, "service": visit_id})
-    if book.id_number != id_number:
-        differences.append(
-            {
-                "field": "id_number",
-                "hospital": mask_id_number(book.id_number),
-                "service": mask_id_number(id_number),
-            }
-        )
-    if book.refd_setl_flag != refd:
-        differences.append(
-            {"field": "refd_setl_flag", "hospital": str(book.refd_setl_flag), "service": str(refd)}
-        )
+    for name, at, shown in _COMPARED:
+        if book[at] != record[at]:
+            differences.append(
+                {"field": name, "hospital": shown(book[at]), "service": shown(record[at])}
+            )
     return differences
+
+
+_COMPARED: tuple[tuple[str, int, Any], ...] = (
+    ("medfee_sumamt", MEDFEE_SUMAMT, signed_money_str),
+    ("fund_pay_sumamt", FUND_PAY_SUMAMT, signed_money_str),
+    ("status", STATUS, str),
+    ("visit_id", VISIT_ID, str),
+    ("id_number", ID_NUMBER, mask_id_number),
+    ("refd_setl_flag", REFD_SETL_FLAG, str),
+)
+"""The fields compared, in the order ``differences`` lists them, and how each is shown."""
 
 
 async def reconcile_detail(
@@ -239,44 +230,37 @@ async def reconcile_detail(
     append = rows.append
     service_count = 0
     pop = books.pop
+    differences: Sequence[dict[str, str]]
     async with db.read() as conn:
         async for batch in repository.stream_bills(conn, hospital.id, begin, end):
             service_count += len(batch)
-            differences: list[dict[str, str]]
-            for setl_id, visit_id, id_number, medfee, fund, status, refd, init in batch:
+            for record in batch:
+                setl_id, visit_id, _, medfee, fund, status, refd, init = record
                 book = pop(setl_id, None)
                 if book is None:
-                    result, differences = "1", []
-                elif (
-                    book.medfee_sumamt == medfee
-                    and book.fund_pay_sumamt == fund
-                    and book.status == status
-                    and book.visit_id == visit_id
-                    and book.id_number == id_number
-                    and book.refd_setl_flag == refd
-                ):
-                    result, differences = "0", []
+                    result, differences = "1", NO_DIFFERENCES
+                elif book == record[:7]:
+                    result, differences = "0", NO_DIFFERENCES
                 else:
-                    differences = _compare(book, visit_id, id_number, medfee, fund, status, refd)
-                    result = "3"
+                    result, differences = "3", _compare(book, record)
                 append((setl_id, result, visit_id, status, medfee, fund, differences, refd, init))
                 counts[result] += 1
-    for book in books.values():
-        append(
-            (
-                book.setl_id,
-                "2",
-                book.visit_id,
-                book.status,
-                book.medfee_sumamt,
-                book.fund_pay_sumamt,
-                [],
-                book.refd_setl_flag,
-                None,
-            )
+    rows.extend(
+        (
+            book[SETL_ID],
+            "2",
+            book[VISIT_ID],
+            book[STATUS],
+            book[MEDFEE_SUMAMT],
+            book[FUND_PAY_SUMAMT],
+            NO_DIFFERENCES,
+            book[REFD_SETL_FLAG],
+            None,
         )
+        for book in books.values()
+    )
     counts["2"] += len(books)
-    rows.sort(key=lambda r: r[0])
+    rows.sort(key=itemgetter(0))
     outcome = DetailOutcome(
         reconciliation_id=0,
         hospital_code=hospital.code,
@@ -311,20 +295,8 @@ async def reconcile_detail(
         )
         await repository.insert_rows(
             conn,
-            [
-                {
-                    "reconciliation_id": outcome.reconciliation_id,
-                    "seq": seq,
-                    "setl_id": r[0],
-                    "result": r[1],
-                    "visit_id": r[2],
-                    "status": r[3],
-                    "medfee_sumamt": r[4],
-                    "fund_pay_sumamt": r[5],
-                    "differences": dump_json(r[6]),
-                    "refd_setl_flag": r[7],
-                    "init_setl_id": r[8],
-                }
+            [  # repository.ROW_COLUMNS
+                (outcome.reconciliation_id, seq, *r[:6], dump_json(r[6]), r[7], r[8])
                 for seq, r in enumerate(mismatches, start=1)
             ],
         )
@@ -352,10 +324,55 @@ def row_json(row: Row) -> dict[str, Any]:
     }
 
 
+_ROW_JSON = (
+    '{"setl_id":%s,"result":%s,"visit_id":%s,"status":%s,"medfee_sumamt":%s,'
+    '"fund_pay_sumamt":%s,"differences":%s,"refd_setl_flag":%d,"init_setl_id":%s}'
+)
+
+
+def _json_texts(values: Sequence[str | Decimal | None]) -> Iterable[str]:
+    """Each value as ``json.dumps(..., ensure_ascii=False)`` writes it: a string, a
+    ``Decimal`` as its string (amounts are on the fen: ``"12.30"``), None as null."""
+    if None in values:
+        return ["null" if v is None else encode_basestring(str(v)) for v in values]
+    return map(encode_basestring, map(str, values))
+
+
+def _rows_json_text(rows: Sequence[Row]) -> Iterator[str]:
+    """Each row's :func:`row_json` as compact JSON text, written column by column (C calls
+    only for a matching row) rather than as a dict per row."""
+    # Each column by itemgetter: zip(*rows) would make an iterator object per row.
+    setl_id, result, visit_id, status, medfee, fund, differences, refd, init = (
+        list(map(itemgetter(i), rows)) for i in range(9)
+    )
+    dumps = json.dumps
+    return map(
+        _ROW_JSON.__mod__,
+        zip(
+            _json_texts(setl_id),
+            _json_texts(result),
+            _json_texts(visit_id),
+            _json_texts(status),
+            _json_texts(medfee),
+            _json_texts(fund),
+            [
+                dumps(d, ensure_ascii=False, separators=(",", ":")) if d else "[]"
+                for d in differences
+            ],
+            refd,
+            _json_texts(init),
+            strict=True,
+        ),
+    )
+
+
 def detail_json(outcome: DetailOutcome, *, only_mismatches: bool) -> str:
-    """The answer as JSON text, built directly (a 100,000-bill day makes 100,000 rows)."""
+    """The answer as compact JSON text (``DetailResult``), written row by row as text: a
+    100,000-bill day makes 100,000 rows, and text is neither a dict per row nor work for the
+    garbage collector. The same text as ``json.dumps`` of the answer with :func:`row_json`
+    rows (``ensure_ascii=False``, separators ``,`` and ``:``)."""
     rows = outcome.mismatches if only_mismatches else outcome.rows
-    body = {
+    head = {
         "reconciliation_id": outcome.reconciliation_id,
         "hospital_code": outcome.hospital_code,
         "begin_date": outcome.begin_date.isoformat(),
@@ -364,10 +381,10 @@ def detail_json(outcome: DetailOutcome, *, only_mismatches: bool) -> str:
         "service_bill_count": outcome.service_bill_count,
         "hospital_bill_count": outcome.hospital_bill_count,
         "counts": outcome.counts,
-        "rows": [row_json(r) for r in rows],
-        "created_at": timestamp_str(outcome.created_at),
     }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    start = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+    created_at = encode_basestring(timestamp_str(outcome.created_at))
+    return f'{start},"rows":[{",".join(_rows_json_text(rows))}],"created_at":{created_at}}}'
 
 
 def _stored(row: AnyRow) -> ReconciliationOut:

@@ -9,7 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
+    MetaData,
+    Table,
     and_,
     bindparam,
     case,
@@ -21,6 +24,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -297,15 +301,45 @@ async def bills_after(conn: Conn, after: str, limit: int) -> Sequence[AnyRow]:
     return (await conn.execute(_BILLS_AFTER, {"after": after, "limit": limit})).all()
 
 
-_INSERT_SAMPLES = {
-    "postgresql": postgresql.insert(samples).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(samples).on_conflict_do_nothing(),
-}
+SAMPLE_COLUMNS = ("setl_id", "line", "code", "hospital_level", "setl_date", "amount")
+"""The values of a sample, in the order :func:`insert_samples` takes them."""
+_INSERT_SAMPLES = sqlite.insert(samples).on_conflict_do_nothing()
+_INCOMING = Table(
+    "supervision_item_samples_incoming",
+    MetaData(),
+    *(Column(c.name, c.type) for c in samples.c),
+    prefixes=["TEMPORARY"],
+)
+"""Where PostgreSQL's ``COPY`` puts a batch of samples first (``COPY`` cannot skip the lines
+already there), dropped again in the same transaction."""
+_CREATE_INCOMING = text(
+    "CREATE TEMPORARY TABLE supervision_item_samples_incoming "
+    "(LIKE supervision_item_samples) ON COMMIT DROP"
+)
+_MOVE_INCOMING = text(
+    f"INSERT INTO supervision_item_samples ({', '.join(SAMPLE_COLUMNS)}) "
+    f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM supervision_item_samples_incoming "
+    "ON CONFLICT DO NOTHING"
+)
+_DROP_INCOMING = text("DROP TABLE supervision_item_samples_incoming")
 
 
-async def insert_samples(conn: Conn, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        await conn.execute(_INSERT_SAMPLES[conn.dialect], list(rows))
+async def insert_samples(conn: Conn, rows: Sequence[Sequence[Any]]) -> None:
+    """Add fee lines (values in :data:`SAMPLE_COLUMNS` order; ``amount`` a ``Decimal``),
+    keeping a line already there (the refresh re-reads the last minutes' bills). PostgreSQL:
+    ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``;
+    SQLite: that insert, one per line. Inside the caller's transaction either way."""
+    if not rows:
+        return
+    if conn.dialect != "postgresql":
+        await conn.execute(
+            _INSERT_SAMPLES, [dict(zip(SAMPLE_COLUMNS, r, strict=True)) for r in rows]
+        )
+        return
+    await conn.execute(_CREATE_INCOMING)
+    await conn.copy(_INCOMING, SAMPLE_COLUMNS, rows)
+    await conn.execute(_MOVE_INCOMING)
+    await conn.execute(_DROP_INCOMING)
 
 
 async def delete_samples_before(conn: Conn, day: date) -> None:

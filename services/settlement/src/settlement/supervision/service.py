@@ -731,7 +731,7 @@ class SupervisionService:
         while True:
             async with self.db.read() as conn:
                 found = await repository.bills_after(conn, after, SAMPLE_BATCH)
-            batch: list[dict[str, Any]] = []
+            batch: list[tuple[str, int, str, int, date, Decimal]] = []
             for bill in found:
                 if bill.setl_date < since:
                     continue
@@ -742,15 +742,15 @@ class SupervisionService:
                         if amount is not None
                         else item_amount(Decimal(item["unit_price"]), Decimal(item["quantity"]))
                     )
-                    batch.append(
-                        {
-                            "setl_id": bill.setl_id,
-                            "line": number,
-                            "code": str(item["code"])[:64],
-                            "hospital_level": bill.hospital_level,
-                            "setl_date": bill.setl_date,
-                            "amount": value,
-                        }
+                    batch.append(  # repository.SAMPLE_COLUMNS
+                        (
+                            bill.setl_id,
+                            number,
+                            str(item["code"])[:64],
+                            bill.hospital_level,
+                            bill.setl_date,
+                            value,
+                        )
                     )
             if batch:
                 async with self.db.write() as conn:
