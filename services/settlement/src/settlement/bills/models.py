@@ -45,7 +45,7 @@ _FUND_TEXT: dict[str, TypeEngine[str]] = {
 
 def _fund_column(name: str) -> Column[object]:
     if name in _FUND_TEXT:
-        return Column(name, _FUND_TEXT[name], nullable=False, index=name == "fund_pay_type")
+        return Column(name, _FUND_TEXT[name], nullable=False)
     return Column(name, MoneyType(), nullable=name != "inscp_scp_amt" and name != "fund_payamt")
 
 
