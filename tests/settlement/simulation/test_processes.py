@@ -61,6 +61,35 @@ async def test_several_processes_give_the_answer_of_one(sim_svc: Service, proces
     assert not service._pools
 
 
+async def test_workers_that_cannot_read_the_snapshot_leave_the_replay_to_one_process(
+    sim_svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that cannot import the request's snapshot (a multi-host URL that took it to
+    another server) fails with a database error; the what-if then replays in the service's
+    process, in the same snapshot, with the same answer (not a 500)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if sim_svc.backend == "sqlite":
+        pytest.skip("worker processes are PostgreSQL's")
+    day = await some_bills(sim_svc)
+    text = raised_basic_ratio(policy_text(day))
+    attempts: list[str] = []
+
+    async def cannot_import(url: str, snapshot: str, *args: object) -> Figures:
+        attempts.append(snapshot)
+        raise DBAPIError("SET TRANSACTION SNAPSHOT", None, Exception("invalid snapshot identifier"))
+
+    db = Database.from_url(sim_svc.url, pool_size=1)
+    try:
+        alone = await service.simulate(db, text, day, day, processes=1)
+        monkeypatch.setattr(service, "_replay_in_shares", cannot_import)
+        fallen_back = await service.simulate(db, text, day, day, processes=2)
+    finally:
+        await db.dispose()
+    assert len(attempts) == 1
+    assert fallen_back.model_dump() == alone.model_dump()
+
+
 def replay(text: str, rows: list[ReplayRow]) -> Figures | ReplayError:
     run = Replay(candidate_policy(text), date(2026, 1, 1), date(2026, 12, 31))
     try:

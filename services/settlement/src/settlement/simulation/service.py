@@ -17,6 +17,7 @@ so a period's figures, like its books, never change once it is over. Nothing is 
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +26,8 @@ from contextlib import aclosing
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
+
+from sqlalchemy.exc import DBAPIError
 
 from settlement.database import Conn, Database
 from settlement.engine import Policy, PolicyError, load_policy
@@ -50,6 +53,7 @@ from shared.errors import Unprocessable
 from shared.money import signed_money_str
 
 ZERO = Decimal("0.00")
+log = logging.getLogger("medaid.simulation")
 
 
 def parse_candidate(text: str) -> Policy:
@@ -98,7 +102,13 @@ async def _replay(
     if processes > 1 and not db.sqlite:
         shares = await repository.share_bounds(conn, begin, end, processes)
         snapshot = await export_snapshot(conn)
-        return await _replay_in_shares(db.url, snapshot, policy_text, begin, end, shares)
+        try:
+            return await _replay_in_shares(db.url, snapshot, policy_text, begin, end, shares)
+        except DBAPIError as error:
+            # A worker could not read the request's snapshot (a multi-host URL that took it
+            # to another server, say): this process replays alone, in the same snapshot. An
+            # outage fails here again, as a 503.
+            log.warning("what-if workers failed (%s); replaying in one process", error.orig)
     replay = Replay(candidate, begin, end)
     async with aclosing(repository.stream_replay(conn, begin, end)) as batches:
         try:
