@@ -301,6 +301,41 @@ async def test_a_refusing_rule_is_a_422_naming_the_rule_and_nothing_is_written(
     assert again["flags"] == []  # READMIT-OFF is disabled
 
 
+REFUSING_SAME_DAY = """
+version = "test-refuse-same-day"
+
+[[rules]]
+code = "SAMEDAY-REFUSE"
+kind = "same_day_outpatient"
+title = "同日多院门诊"
+severity = "high"
+action = "refuse"
+min_hospitals = 1
+max_bills = 1
+"""
+
+
+async def test_a_retry_answers_its_bill_though_a_refusing_rule_now_counts_it(
+    rules_app: Any, svc: Service
+) -> None:
+    """The rules run before the bill is written and read the person's settled bills; a
+    retry (same key, same body) sees the bill it repeats among them. It answers that bill
+    (200), not the rule's 422; a new bill of that day is refused."""
+    app: Service = await rules_app("refuse-same-day", svc.backend, REFUSING_SAME_DAY)
+    hospital = await app.hospital()
+    patient = person(app, "dibao")
+    body = outpatient(patient, days_ago(3))
+    first = await app.client.post("/v1/settlements", json=body, headers=hospital.headers("sd-1"))
+    assert first.status_code == 201, first.text
+    again = await app.client.post("/v1/settlements", json=body, headers=hospital.headers("sd-1"))
+    assert again.status_code == 200, again.text
+    assert again.json()["setl_id"] == first.json()["setl_id"]
+    other = outpatient(patient, days_ago(3))
+    refused = await app.client.post("/v1/settlements", json=other, headers=hospital.headers("sd-2"))
+    assert refused.status_code == 422
+    assert problem(refused)["rule"] == "SAMEDAY-REFUSE"
+
+
 async def test_rules_endpoint_lists_the_rules(svc: Service) -> None:
     response = await svc.client.get("/v1/supervision/rules", headers=admin_headers())
     assert response.status_code == 200

@@ -86,6 +86,13 @@ class _Duplicate(Exception):
     """The bill insert met an existing idempotency key or settled visit (rolled back)."""
 
 
+class _Refused(Exception):
+    """A supervision rule set to ``refuse`` fired (rolled back): ``problem`` is its 422."""
+
+    def __init__(self, problem: Unprocessable) -> None:
+        self.problem = problem
+
+
 def request_hash(req: SettleRequest) -> str:
     """Fingerprint of the validated request: the same bill sent again (even with other JSON
     formatting) has the same hash: the SHA-256 of ``req.model_dump_json()``'s UTF-8 bytes,
@@ -352,6 +359,14 @@ class SettlementService:
                 if existing is not None:
                     return existing
                 continue  # the row we collided with was rolled back meanwhile: try again
+            except _Refused as refused:
+                # The rules run before the bill is written and see the person's settled
+                # bills: for a retry, the bill it repeats too. A retry answers that bill (or
+                # its 409), as it would have without the rules.
+                replay = await self._existing(hospital, req, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+                raise refused.problem from None
             except RegistryUnavailable:
                 # A retry of a bill that was already settled needs no registry.
                 replay = await self._existing(hospital, req, idempotency_key, fingerprint)
@@ -421,13 +436,14 @@ class SettlementService:
             }
             values["items"] = computed.lines
             # Supervision rules on the bill: findings, or a 422 (rolled back).
-            findings = (
-                await self.supervision.on_settle(
-                    conn, hospital, req, computed.items, computed.stay, values
-                )
-                if self.supervision is not None
-                else []
-            )
+            findings = []
+            if self.supervision is not None:
+                try:
+                    findings = await self.supervision.on_settle(
+                        conn, hospital, req, computed.items, computed.stay, values
+                    )
+                except Unprocessable as refusal:
+                    raise _Refused(refusal) from None
             drawn = bill.deltas.get(TEMPORARY_ASSISTANCE_KEY, Decimal(0))
             uses = grants.split(drawn, inputs.open_grants) if drawn > 0 else []
             record = audit_row(
