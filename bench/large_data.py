@@ -105,6 +105,8 @@ def run_all(names: list[str] | None = None) -> dict[str, Any]:
 def summary(results: dict[str, Any]) -> str:
     lines = []
     for name, r in results.items():
+        if not isinstance(r, dict):  # the run's date
+            continue
         if "seconds" not in r:
             lines.append(f"{name:16s} {r.get('error', '-')}")
             continue

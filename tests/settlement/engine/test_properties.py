@@ -275,8 +275,8 @@ def test_more_cost_never_lowers_patient_or_fund_share(
     # Raising the price of one item.
     index = data.draw(st.integers(0, len(visit.items) - 1))
     raised = list(visit.items)
-    raised[index] = replace(
-        raised[index], unit_price=raised[index].unit_price + data.draw(cents(1, 5_000_000))
+    raised[index] = raised[index]._replace(
+        unit_price=raised[index].unit_price + data.draw(cents(1, 5_000_000))
     )
     dearer = run(policy, replace(visit, items=tuple(raised)), aid, totals, grant)
     assert dearer.psn_cash_pay >= base.psn_cash_pay

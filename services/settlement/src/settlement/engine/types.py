@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 VisitType = Literal["inpatient", "outpatient"]
 AidClass = Literal["key", "assisted", "none"]
@@ -50,13 +50,18 @@ SETLINFO_FIELDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FeeItem:
+class FeeItem(NamedTuple):
     """One line of a hospital bill (费用明细).
 
     ``category``: A (甲类), B (乙类) or C (丙类, fully self-paid). ``amount``, when given, must
     equal ``unit_price × quantity`` rounded to the fen. ``self_pay_ratio`` is the "pay first"
     ratio of a B item (default from the policy). ``price_cap`` is the item's price limit (限价).
+    Amounts in yuan (``Decimal``).
+
+    A named tuple rather than a frozen dataclass: immutable and compared field by field all
+    the same, and about three times cheaper to make, which counts where every stored line of
+    a year is rebuilt (the what-if: about 1.4 million lines per 100,000 bills). Change a
+    field with ``item._replace(unit_price=…)``.
     """
 
     code: str

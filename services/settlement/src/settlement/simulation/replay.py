@@ -67,30 +67,32 @@ class ReplayError(Exception):
 
 
 def _decimal(value: Any) -> Decimal:
-    """A stored number: a JSON string holds its exact decimal text; a JSON number is read as
-    its shortest text (``Decimal(str(value))``)."""
-    return Decimal(value) if value.__class__ is str else Decimal(str(value))
-
-
-def _optional(value: Any) -> Decimal | None:
-    return None if value is None else _decimal(value)
+    """A stored number: a JSON string holds its exact decimal text, a JSON integer is exact;
+    any other JSON number is read as its shortest text (``Decimal(str(value))``)."""
+    kind = value.__class__
+    return Decimal(value) if kind is str or kind is int else Decimal(str(value))
 
 
 def _items(raw: str) -> list[FeeItem]:
     """A stored bill's fee items (JSON: amounts as strings or numbers) as the engine's."""
-    return [
-        FeeItem(
-            item["code"],
-            item["name"],
-            item["category"],
-            _decimal(item["unit_price"]),
-            _decimal(item["quantity"]),
-            _optional(item.get("amount")),
-            _optional(item.get("self_pay_ratio")),
-            _optional(item.get("price_cap")),
+    items: list[FeeItem] = []
+    add = items.append
+    for item in from_json(raw):
+        get = item.get
+        amount, ratio, cap = get("amount"), get("self_pay_ratio"), get("price_cap")
+        add(
+            FeeItem(
+                item["code"],
+                item["name"],
+                item["category"],
+                _decimal(item["unit_price"]),
+                _decimal(item["quantity"]),
+                None if amount is None else _decimal(amount),
+                None if ratio is None else _decimal(ratio),
+                None if cap is None else _decimal(cap),
+            )
         )
-        for item in from_json(raw)
-    ]
+    return items
 
 
 def _grant(raw_deltas: str) -> Decimal:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.dialects.postgresql import array
 
 from settlement.bills.models import BillRow
-from settlement.database import AnyRow, Conn, table_of
+from settlement.database import Conn, table_of
 from settlement.reports.repository import BOOKED
 from settlement.simulation.replay import ReplayRow
 
@@ -55,11 +55,12 @@ async def share_bounds(conn: Conn, begin: date, end: date, shares: int) -> list[
 
 async def stream_replay(
     conn: Conn, begin: date, end: date, persons: Persons = (None, None)
-) -> AsyncGenerator[Sequence[AnyRow], None]:
+) -> AsyncGenerator[list[ReplayRow], None]:
     """Every record (bill or reversal) of a person-year that has a record in the period, made
     up to the period's end, ordered by person, year and time: the bills and revokes as they
-    happened, so each record is re-run on the running totals it met. The columns are
-    ``ReplayRow``'s. ``persons``: only the ID numbers in that range (a worker's share)."""
+    happened, so each record is re-run on the running totals it met, as ``ReplayRow``s
+    (made from the driver's plain tuples). ``persons``: only the ID numbers in that range (a
+    worker's share)."""
     stmt = (
         select(*(bills.c[name] for name in ReplayRow._fields))
         .where(bills.c.status.in_(BOOKED), bills.c.setl_date <= end, _touched(begin, end))
@@ -71,7 +72,10 @@ async def stream_replay(
     if high is not None:
         stmt = stmt.where(bills.c.id_number < high)
     # Closed here, while the connection is still held, when the caller stops early.
-    stream = cast(AsyncGenerator[Sequence[AnyRow], None], conn.stream(stmt, batch=BATCH))
+    stream = cast(
+        AsyncGenerator[Sequence[tuple[Any, ...]], None],
+        conn.stream(stmt, batch=BATCH, tuples=True),
+    )
     async with aclosing(stream) as batches:
         async for batch in batches:
-            yield batch
+            yield list(map(ReplayRow._make, batch))

@@ -38,7 +38,6 @@ from settlement.simulation.replay import (
     Figures,
     Replay,
     ReplayError,
-    ReplayRow,
     candidate_policy,
 )
 from settlement.simulation.schemas import (
@@ -113,7 +112,7 @@ async def _replay(
     async with aclosing(repository.stream_replay(conn, begin, end)) as batches:
         try:
             async for batch in batches:
-                await asyncio.to_thread(replay.feed, [ReplayRow._make(row) for row in batch])
+                await asyncio.to_thread(replay.feed, batch)
         except ReplayError as error:
             _raise(error)
     return replay.figures()
@@ -210,7 +209,7 @@ async def _replay_share(
             aclosing(repository.stream_replay(conn, begin, end, persons)) as batches,
         ):
             async for batch in batches:
-                replay.feed([ReplayRow._make(row) for row in batch])
+                replay.feed(batch)
     except ReplayError as error:
         return error
     finally:
