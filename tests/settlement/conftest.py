@@ -8,7 +8,7 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,16 @@ REGISTRY_URL = "http://registry.test"
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres")]
 
 _serial = itertools.count(1)
+
+
+def local_today() -> date:
+    """Today in the service's zone (``Settings.utc_offset_hours``, UTC+8 by default): the day
+    the books give a bill settled now (``setl_date``), and the day the flags, the reports and
+    the partitions go by. For eight hours of every UTC day it is the machine's tomorrow, so a
+    test that compares with the books' dates takes its "today" from here, not
+    ``date.today()``."""
+    offset = timedelta(hours=Settings.model_fields["utc_offset_hours"].default)
+    return datetime.now(timezone(offset)).date()
 
 
 def make_id_number(born: str = "19800101", area: str = "370305") -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +29,7 @@ from tests.settlement.conftest import (
     REGISTRY_URL,
     Service,
     admin_headers,
+    local_today,
     make_id_number,
     migrate,
     start_service,
@@ -37,7 +37,7 @@ from tests.settlement.conftest import (
 )
 from tests.settlement.supervision.conftest import days_ago, outpatient, settled, stay
 
-TODAY = date.today()
+TODAY = local_today()  # the books' today (setl_date)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -16,6 +16,7 @@ from settlement.bills import repository
 from settlement.bills.partitions import ensure_months, months_from, partition_name
 from settlement.database import Database
 from tests.settlement.admin.conftest import Service, unique
+from tests.settlement.conftest import local_today
 
 bills = repository.bills
 
@@ -80,7 +81,7 @@ async def test_the_layout(svc: Service) -> None:
             text("SELECT indexname FROM pg_indexes WHERE tablename = 'bills'")
         )
     assert dict(kinds.all()) == {"bills": "p", "bill_keys": "r", "bills_default": "r"}
-    coming = {partition_name(m) for m in months_from(date.today(), 3)}
+    coming = {partition_name(m) for m in months_from(local_today(), 3)}
     assert coming | {"bills_default"} <= set(parts.scalars())
     assert {
         "pk_bill_keys",
@@ -93,7 +94,7 @@ async def test_the_layout(svc: Service) -> None:
     assert {"pk_bills", "ix_bills_idempotency", "ix_bills_init_setl_id"} <= set(
         bill_indexes.scalars()
     )
-    assert await ensure_months(db, date.today()) == []  # all there already
+    assert await ensure_months(db, local_today()) == []  # all there already
 
 
 async def test_a_duplicate_bill_is_skipped_and_a_taken_reversal_raises(svc: Service) -> None:

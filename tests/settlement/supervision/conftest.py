@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,14 @@ from tests.settlement.conftest import (
     Hospital,
     Service,
     admin_headers,
+    local_today,
     make_id_number,
     migrate,
     start_service,
     unique,
 )
 
-TODAY = date.today()
+TODAY = local_today()  # the books' today (setl_date)
 
 
 def days_ago(n: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tests.settlement.conftest import (
     FakeRegistry,
     Service,
     admin_headers,
+    local_today,
     make_id_number,
     migrate,
     settings_for,
@@ -53,7 +54,7 @@ async def test_the_section_counts_lists_and_takes_a_review(svc: Service) -> None
     flag_id = max(int(i) for i in ids)
 
     # The form posts back; the page then says so and the flag is no longer open.
-    form = {"from": days_ago(29), "to": date.today().isoformat(), "status": "reviewed-recover",
+    form = {"from": days_ago(29), "to": local_today().isoformat(), "status": "reviewed-recover",
             "reviewer": "王审核", "note": "分解住院"}  # fmt: skip
     response = await svc.client.post(
         f"/admin/supervision/flags/{flag_id}/review", data=form, headers=admin_headers()
@@ -83,7 +84,7 @@ async def test_the_section_counts_lists_and_takes_a_review(svc: Service) -> None
 
     exported = await svc.client.get(
         "/admin/supervision/flags.csv",
-        params={"from": days_ago(1), "to": date.today().isoformat()},
+        params={"from": days_ago(1), "to": local_today().isoformat()},
         headers=admin_headers(),
     )
     assert exported.status_code == 200
@@ -110,7 +111,7 @@ def seed(base_url: str, registry: FakeRegistry) -> dict[str, Any]:
     """Two hospitals with long names; a readmission at the second, with bed-days beyond its
     stay."""
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    today = date.today()
+    today = local_today()
     keys = []
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for name in ("淄博市临淄区中西医结合医院", "山东省淄博市中心医院西院区"):

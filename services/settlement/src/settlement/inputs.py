@@ -88,7 +88,6 @@ def _person_year_statement(*, lock: bool) -> Select[tuple[object, ...]]:
         seen = select(accumulators.c.updated_at).where(KEY).scalar_subquery()
         return select(
             locked(accumulators.c.totals).label("totals"),
-            literal(None).label("bills"),
             *_FACTS,
             *head_columns(bindparam("chain")),
             locked(accumulators.c.updated_at).label("locked_stamp"),
