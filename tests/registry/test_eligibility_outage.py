@@ -64,13 +64,18 @@ async def test_dropped_connections_answer_503_and_the_pool_recovers(client, regi
     assert {a.status_code for a in answers} == {200}
 
     outcomes: Counter[int] = Counter()
+    dropped = []
     for _ in range(5):
-        assert await _terminate_lookup_connections(registry_db) >= 1
+        dropped.append(await _terminate_lookup_connections(registry_db))
         answers = await asyncio.gather(
             *(client.get(PATH, params=lookup, headers=READER) for _ in range(8))
         )
         for answer in answers:
             _check(answer, outcomes)
+    # The first round drops the warm pool's connections. A later round may find none open:
+    # when every request of the round before met a dropped connection the driver had not
+    # yet seen close (a 503 each), the pool let them all go and opened none.
+    assert dropped[0] >= 1, dropped
     assert set(outcomes) <= {200, 503}, outcomes
 
     await asyncio.sleep(0.2)

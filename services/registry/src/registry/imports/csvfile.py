@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from registry.categories import CATEGORIES, HOUSEHOLD_CATEGORIES
 from registry.fields import (
@@ -27,6 +27,7 @@ from registry.fields import (
     RELATION_MAX,
     parse_iso_date,
 )
+from shared.csvfiles import RowError as RowError  # re-exported: the import's problems
 from shared.idnumber import validate_id_number
 
 if TYPE_CHECKING:
@@ -48,23 +49,6 @@ _HOUSEHOLD_CODE = re.compile(HOUSEHOLD_CODE_PATTERN)
 _REGION_CODE = re.compile(REGION_CODE_PATTERN)
 _CATEGORY_SET = frozenset(CATEGORIES)
 _CATEGORY_LIST = ", ".join(CATEGORIES)
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem in the file. ``column`` is None when it concerns the whole row."""
-
-    row: int
-    column: str | None
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "column": self.column,
-            "field": f"row {self.row}" + (f".{self.column}" if self.column else ""),
-            "message": self.message,
-        }
 
 
 def _order(error: RowError) -> tuple[int, str]:

@@ -13,7 +13,8 @@ from registry.imports import service
 from registry.imports.csvfile import HEADER_LINE
 from registry.imports.schemas import ImportResult
 from registry.responses import problems
-from shared.errors import PROBLEM_RESPONSES, BadRequest, UnsupportedMediaType
+from shared.csvfiles import require_csv
+from shared.errors import PROBLEM_RESPONSES, BadRequest
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
 log = logging.getLogger("medaid.registry.imports")
@@ -34,19 +35,6 @@ _OPENAPI: dict[str, Any] = {
         "content": {"text/csv": {"schema": {"type": "string"}, "example": _EXAMPLE}},
     }
 }
-
-
-def _require_csv(request: Request) -> None:
-    media_type, _, params = request.headers.get("content-type", "").partition(";")
-    if media_type.strip().lower() != "text/csv":
-        raise UnsupportedMediaType("The body must be text/csv (UTF-8).")
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            raise UnsupportedMediaType("The CSV must be UTF-8 (charset=utf-8).")
 
 
 @router.post(
@@ -80,7 +68,7 @@ async def import_file(
     except ClientDisconnect:
         # The client went away, or the body-size limit answered 413 and cut the body off.
         raise BadRequest("The request body was not received completely.") from None
-    _require_csv(request)
+    require_csv(request.headers.get("content-type"))
     result = await service.import_csv(session, data, actor=actor, dry_run=dry_run)
     log.info(
         "import %s",

@@ -30,9 +30,10 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from settlement.catalogue.models import CODE_LENGTH, MEDINS_CODE_LENGTH, NAME_LENGTH
+from shared.csvfiles import RowError as RowError  # re-exported: the imports' problems
 
 CATALOGUE_HEADER = (
     "med_list_codg",
@@ -58,23 +59,6 @@ _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _RATIO = re.compile(r"^(?:0|1)(?:\.[0-9]{1,4})?$|^\.[0-9]{1,4}$")
 _MONEY = re.compile(r"^[0-9]{1,12}(?:\.[0-9]{1,2})?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem in a file. ``column`` is None when it concerns the whole row."""
-
-    row: int
-    column: str | None
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "column": self.column,
-            "field": f"row {self.row}" + (f".{self.column}" if self.column else ""),
-            "message": self.message,
-        }
 
 
 class EntryRow(NamedTuple):

@@ -19,12 +19,12 @@ from settlement.catalogue.schemas import (
 from settlement.catalogue.service import CatalogueService
 from settlement.deps import AdminDep, CatalogueDep, Principal, PrincipalDep, RequestIdDep
 from settlement.hospitals.repository import HospitalRef
+from shared.csvfiles import require_csv
 from shared.errors import (
     PROBLEM_RESPONSES,
     BadRequest,
     Forbidden,
     Unprocessable,
-    UnsupportedMediaType,
     problem_responses,
 )
 
@@ -84,20 +84,6 @@ async def _body(request: Request) -> bytes:
     except ClientDisconnect:
         # The client went away, or the body-size limit answered 413 and cut the body off.
         raise BadRequest("The request body was not received completely.") from None
-
-
-def _require_csv(request: Request) -> None:
-    """UTF-8 CSV, or a 415 (checked once the caller is known)."""
-    media_type, _, params = request.headers.get("content-type", "").partition(";")
-    if media_type.strip().lower() != "text/csv":
-        raise UnsupportedMediaType("The body must be text/csv (UTF-8).")
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            raise UnsupportedMediaType("The CSV must be UTF-8 (charset=utf-8).")
 
 
 Body = Annotated[bytes, Depends(_body)]
@@ -165,7 +151,7 @@ async def import_catalogue(
     request_id: RequestIdDep,
     dry_run: DryRun = False,
 ) -> CatalogueImportResult:
-    _require_csv(request)
+    require_csv(request.headers.get("content-type"))
     return await catalogue.import_catalogue(
         data, actor=admin.actor, request_id=request_id, dry_run=dry_run
     )
@@ -211,7 +197,7 @@ async def import_mapping(
     hospital_code: HospitalCode = None,
     dry_run: DryRun = False,
 ) -> MappingImportResult:
-    _require_csv(request)
+    require_csv(request.headers.get("content-type"))
     hospital = await _whose(principal, hospital_code, catalogue)
     return await catalogue.import_mapping(
         hospital, data, actor=principal.actor, request_id=request_id, dry_run=dry_run
