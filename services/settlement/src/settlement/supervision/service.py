@@ -34,6 +34,7 @@ from settlement.engine import item_amount
 from settlement.hospitals.repository import HospitalRef
 from settlement.supervision import repository
 from settlement.supervision.evaluation import (
+    FeeLine,
     Finding,
     Median,
     Medians,
@@ -99,26 +100,11 @@ CSV_COLUMNS = (
 )
 
 
-class _Item(Protocol):
-    """A fee line as the request (``FeeItemIn``) or the engine (``FeeItem``) holds it."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def unit_price(self) -> Decimal: ...
-    @property
-    def quantity(self) -> Decimal: ...
-    @property
-    def amount(self) -> Decimal | None: ...
-
-
 class _Stay(Protocol):
     """The stay a bill belongs to (``settlements.service.Stay``)."""
 
     @property
-    def items(self) -> Sequence[_Item]: ...
+    def items(self) -> Sequence[FeeLine]: ...
     @property
     def parts(self) -> Sequence[Any]: ...
 
@@ -296,7 +282,7 @@ class SupervisionService:
         conn: Conn,
         hospital: HospitalRef,
         req: Any,
-        items: Sequence[_Item],
+        items: Sequence[FeeLine],
         stay: _Stay,
         values: dict[str, Any],
     ) -> list[Finding]:
