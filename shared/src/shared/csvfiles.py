@@ -1,12 +1,14 @@
-"""What the services' CSV uploads share: the media type they accept and the shape of a
-problem found in a file (the registry's import, the insurer's catalogue and its mappings)."""
+"""What the services' CSV uploads share: the media type they accept, the shape of a
+problem found in a file and the 422 of a file refused whole (the registry's import, the
+insurer's catalogue and its mappings)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import UnsupportedMediaType
+from shared.errors import Unprocessable, UnsupportedMediaType
 
 _UTF8 = ("utf-8", "utf8")
 
@@ -41,3 +43,22 @@ class RowError:
             "field": f"row {self.row}" + (f".{self.column}" if self.column else ""),
             "message": self.message,
         }
+
+
+class FileRejected(Unprocessable):
+    """A file refused whole (422, nothing written): ``errors`` lists ``shown`` (the first
+    problems, by row and column) as :meth:`RowError.as_dict`, ``error_count`` counts them
+    all and ``truncated`` says whether the list stops short. ``row_errors`` and
+    ``error_count`` keep them for a command line's report."""
+
+    def __init__(self, shown: Sequence[RowError], count: int) -> None:
+        detail = f"The file has {count} problem{'s' if count != 1 else ''}; nothing was imported."
+        if count > len(shown):
+            detail += f" The first {len(shown)} are listed."
+        super().__init__(
+            detail,
+            errors=[e.as_dict() for e in shown],
+            extra={"error_count": count, "truncated": count > len(shown)},
+        )
+        self.row_errors: Sequence[RowError] = shown
+        self.error_count = count

@@ -87,8 +87,8 @@ from registry.imports.csvfile import (
 )
 from registry.imports.schemas import ImportResult
 from registry.models import households, imports, persons, status_periods
+from shared.csvfiles import FileRejected
 from shared.db import Conn, session_conn
-from shared.errors import Unprocessable
 
 MAX_REPORTED_ERRORS = 10_000
 """A 422 lists at most this many problems (``error_count`` gives the total)."""
@@ -104,7 +104,7 @@ WORK_MEM = "64MB"
 staging tables of a file of a million rows stay in memory rather than spill to disk."""
 
 
-class ImportRejected(Unprocessable):
+class ImportRejected(FileRejected):
     """The file cannot be imported; ``errors`` lists the first ``MAX_REPORTED_ERRORS``
     problems by (row, column) as {row, column, message}, ``error_count`` counts them all."""
 
@@ -114,18 +114,7 @@ class ImportRejected(Unprocessable):
             for error in problems:
                 collected.add(error)
             problems = collected
-        shown = problems.first()[:MAX_REPORTED_ERRORS]
-        count = problems.count
-        detail = f"The file has {count} problem{'s' if count != 1 else ''}; nothing was imported."
-        if count > len(shown):
-            detail += f" The first {len(shown)} are listed."
-        super().__init__(
-            detail,
-            errors=[e.as_dict() for e in shown],
-            extra={"error_count": count, "truncated": count > len(shown)},
-        )
-        self.row_errors = shown
-        self.error_count = count
+        super().__init__(problems.first()[:MAX_REPORTED_ERRORS], problems.count)
 
 
 # ----------------------------------------------------------------------------- staging tables

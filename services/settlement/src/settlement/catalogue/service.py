@@ -45,28 +45,20 @@ from settlement.catalogue.schemas import (
 from settlement.database import Conn, Database, utcnow
 from settlement.hospitals.repository import HospitalRef
 from settlement.hospitals.repository import by_code as hospital_by_code
+from shared.csvfiles import FileRejected
 from shared.errors import NotFound, Unprocessable
 
 MAX_REPORTED_ERRORS = 10_000
 """A 422 lists at most this many problems (``error_count`` gives the total)."""
 
 
-class ImportRejected(Unprocessable):
+class ImportRejected(FileRejected):
     """The file cannot be imported; ``errors`` lists every problem as {row, column, field,
-    message} (row = line number, header = 1)."""
+    message} (row = line number, header = 1); ``row_errors`` keeps them all, in order."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         ordered = sorted(errors, key=lambda e: (e.row, e.column or ""))
-        shown = ordered[:MAX_REPORTED_ERRORS]
-        count = len(ordered)
-        detail = f"The file has {count} problem{'s' if count != 1 else ''}; nothing was imported."
-        if count > len(shown):
-            detail += f" The first {len(shown)} are listed."
-        super().__init__(
-            detail,
-            errors=[e.as_dict() for e in shown],
-            extra={"error_count": count, "truncated": count > len(shown)},
-        )
+        super().__init__(ordered[:MAX_REPORTED_ERRORS], len(ordered))
         self.row_errors = ordered
 
 
